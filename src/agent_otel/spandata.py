@@ -9,8 +9,7 @@ have exactly one shape to understand. Ids are lowercase hex, as OTLP JSON spells
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from types import MappingProxyType
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Union
 
 if TYPE_CHECKING:
@@ -19,8 +18,6 @@ if TYPE_CHECKING:
 AttributeValue = Union[str, bool, int, float, Sequence[str], Sequence[bool], Sequence[int], Sequence[float]]
 Attributes = Mapping[str, AttributeValue]
 
-_EMPTY: Attributes = MappingProxyType({})
-
 
 @dataclass(frozen=True, slots=True)
 class EventData:
@@ -28,7 +25,7 @@ class EventData:
 
     name: str
     time_ns: int
-    attributes: Attributes = _EMPTY
+    attributes: Attributes = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +34,7 @@ class LinkData:
 
     trace_id: str
     span_id: str
-    attributes: Attributes = _EMPTY
+    attributes: Attributes = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,12 +48,12 @@ class SpanData:
     start_ns: int
     end_ns: int | None
     kind: str = "INTERNAL"
-    attributes: Attributes = _EMPTY
+    attributes: Attributes = field(default_factory=dict)
     events: tuple[EventData, ...] = ()
     links: tuple[LinkData, ...] = ()
     status_code: str = "UNSET"
     status_message: str = ""
-    resource: Attributes = _EMPTY
+    resource: Attributes = field(default_factory=dict)
     scope_name: str = ""
 
     @classmethod

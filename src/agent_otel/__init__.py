@@ -1,0 +1,64 @@
+"""agent-otel: OpenTelemetry for AI agents.
+
+An agent session is a root span, each operation (read / write / execute / query) a child
+span, each file change an event on its operation; the LLM calls made inside them are rolled
+up into tokens and cost. ::
+
+    import agent_otel
+
+    agent_otel.configure(service_name="my-agent")
+    with agent_otel.session(user_id="alice", model="claude-sonnet-4-5") as s:
+        with agent_otel.operation("read", target="src/app.py") as op:
+            op.set_result(text)
+
+Read telemetry back with :func:`read_sessions` (the local store) or
+:func:`sessions_from_spans` (any finished spans).
+"""
+
+from __future__ import annotations
+
+import os
+
+from agent_otel.configuration import Telemetry, configure
+from agent_otel.errors import AgentOtelWarning
+from agent_otel.operation import Operation, current_operation, operation
+from agent_otel.records import (
+    AgentOperation,
+    AgentSession,
+    ChangeRecord,
+    LLMCall,
+    sessions_from_spans,
+)
+from agent_otel.session import Session, current_session, session
+from agent_otel.spandata import SpanData
+from agent_otel.usage import Usage
+from agent_otel.version import __version__
+
+
+def read_sessions(path: str | os.PathLike[str] | None = None) -> list[AgentSession]:
+    """The sessions in a local store directory or an OTLP JSON file (default: the store)."""
+    from agent_otel.store import read_spans
+
+    return sessions_from_spans(read_spans(path))
+
+
+__all__ = [
+    "AgentOperation",
+    "AgentOtelWarning",
+    "AgentSession",
+    "ChangeRecord",
+    "LLMCall",
+    "Operation",
+    "Session",
+    "SpanData",
+    "Telemetry",
+    "Usage",
+    "__version__",
+    "configure",
+    "current_operation",
+    "current_session",
+    "operation",
+    "read_sessions",
+    "sessions_from_spans",
+    "session",
+]
