@@ -59,6 +59,6 @@ __all__ = [
     "current_session",
     "operation",
     "read_sessions",
-    "sessions_from_spans",
     "session",
+    "sessions_from_spans",
 ]

@@ -12,14 +12,9 @@ import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from opentelemetry import metrics, trace
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import (
-    MetricExporter,
-    MetricReader,
-    PeriodicExportingMetricReader,
-)
+from opentelemetry import trace
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
@@ -29,6 +24,10 @@ from agent_otel.content import ContentPolicy
 from agent_otel.exporters import metric_readers_from_env, span_exporters_from_env
 from agent_otel.processor import AgentSpanProcessor
 from agent_otel.version import __version__
+
+if TYPE_CHECKING:  # the metrics SDK is imported when configure() needs it, not at import
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import MetricExporter, MetricReader
 
 _logger = logging.getLogger("agent_otel")
 
@@ -134,7 +133,12 @@ def configure(
             for exporter in exporters:
                 tracer_provider.add_span_processor(BatchSpanProcessor(exporter))
             if meter_provider is None:
-                readers = metric_readers if metric_readers is not None else metric_readers_from_env()
+                from opentelemetry.sdk.metrics import MeterProvider
+                from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+
+                readers = (
+                    metric_readers if metric_readers is not None else metric_readers_from_env()
+                )
                 if readers is None:
                     store = store or _default_store()
                     readers = [PeriodicExportingMetricReader(_store_metric_exporter(store))]
@@ -188,6 +192,9 @@ def _store_metric_exporter(directory: Path) -> MetricExporter:
 
 def _set_global(tracer_provider: TracerProvider, meter_provider: MeterProvider | None) -> None:
     """Become OpenTelemetry's global providers where nobody else is yet."""
+    from opentelemetry import metrics
+    from opentelemetry.sdk.metrics import MeterProvider
+
     current = trace.get_tracer_provider()
     if isinstance(current, TracerProvider):
         _logger.warning(

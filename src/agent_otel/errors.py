@@ -73,4 +73,6 @@ def _user_stacklevel() -> int:
 def internal_error(what: str) -> None:
     """Log a failure inside the library itself; never raised into the app (even in strict
     mode, because strict mode is about the caller's mistakes, not ours)."""
-    _logger.warning("agent-otel: %s failed; telemetry for it may be incomplete", what, exc_info=True)
+    _logger.warning(
+        "agent-otel: %s failed; telemetry for it may be incomplete", what, exc_info=True
+    )

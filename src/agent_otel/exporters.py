@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from opentelemetry.sdk.metrics.export import MetricExporter, MetricReader
-from opentelemetry.sdk.trace.export import SpanExporter
-from opentelemetry.util._importlib_metadata import entry_points
+if TYPE_CHECKING:
+    from opentelemetry.sdk.metrics.export import MetricReader
+    from opentelemetry.sdk.trace.export import SpanExporter
 
 _logger = logging.getLogger("agent_otel.exporters")
 
@@ -50,11 +50,15 @@ def _resolve_name(name: str, signal: str) -> str:
 
 
 def _load(group: str, name: str) -> Any | None:
+    from opentelemetry.util._importlib_metadata import entry_points
+
     for entry_point in entry_points(group=group, name=name):
         try:
             return entry_point.load()
         except Exception:
-            _logger.warning("agent-otel: exporter %r (%s) could not be loaded", name, group, exc_info=True)
+            _logger.warning(
+                "agent-otel: exporter %r (%s) could not be loaded", name, group, exc_info=True
+            )
             return None
     _logger.warning(
         "agent-otel: no exporter named %r is installed (entry point group %s); it is skipped",
@@ -83,7 +87,11 @@ def span_exporters_from_env() -> list[SpanExporter] | None:
 
 def metric_readers_from_env() -> list[MetricReader] | None:
     """The metric readers the environment asks for; None when it asks for nothing."""
-    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+    from opentelemetry.sdk.metrics.export import (
+        MetricExporter,
+        MetricReader,
+        PeriodicExportingMetricReader,
+    )
 
     names = _names("OTEL_METRICS_EXPORTER")
     if names is None:

@@ -122,7 +122,10 @@ class Operation(SpanScope):
         captured = self._content().capture_text(text) if text is not None else None
         if captured is not None:
             self.span.set_attributes(
-                {sc.AGENT_OPERATION_RESULT: captured.text, sc.AGENT_OPERATION_RESULT_SIZE: captured.size}
+                {
+                    sc.AGENT_OPERATION_RESULT: captured.text,
+                    sc.AGENT_OPERATION_RESULT_SIZE: captured.size,
+                }
             )
 
     def set_exit_code(self, code: int) -> None:
@@ -305,9 +308,7 @@ class Operation(SpanScope):
         ctx = trace.set_span_in_context(span, parent_ctx)
         return span, otel_context.set_value(OPERATION_KEY, self, ctx)
 
-    def _start_attributes(
-        self, session: Session | None, content: ContentPolicy
-    ) -> dict[str, Any]:
+    def _start_attributes(self, session: Session | None, content: ContentPolicy) -> dict[str, Any]:
         op_type = self.type or "unknown"
         attrs: dict[str, Any] = {
             sc.GEN_AI_OPERATION_NAME: "execute_tool",

@@ -326,7 +326,10 @@ def sessions_from_spans(spans: Iterable[SpanData]) -> list[AgentSession]:
                 _operation(
                     op,
                     [
-                        _with_undo(change_from_event(op.span_id, e.attributes, e.time_ns, op.trace_id), undone_by)
+                        _with_undo(
+                            change_from_event(op.span_id, e.attributes, e.time_ns, op.trace_id),
+                            undone_by,
+                        )
                         for e in op.events
                         if e.name == sc.EVENT_AGENT_CHANGE
                     ],

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import getpass
 import os
+import sys
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +27,16 @@ if TYPE_CHECKING:
 SESSION_KEY = otel_context.create_key("agent_otel.session")
 
 _WHERE = "agent_otel.session()"
-_CANCELLED = (KeyboardInterrupt, asyncio.CancelledError, GeneratorExit)
+
+
+def _is_cancellation(exc: BaseException) -> bool:
+    """Ctrl-C, a cancelled asyncio task or a closed generator: the session was cancelled.
+    (asyncio is looked up, not imported: if it was never imported, nothing was cancelled by
+    it, and importing it would slow down ``import agent_otel``.)"""
+    if isinstance(exc, (KeyboardInterrupt, GeneratorExit)):
+        return True
+    asyncio = sys.modules.get("asyncio")
+    return asyncio is not None and isinstance(exc, asyncio.CancelledError)
 
 
 def _default_user() -> str | None:
@@ -183,7 +192,7 @@ class Session(SpanScope):
     def _finish(self, exc: BaseException | None) -> None:
         span = self.span
         if exc is not None:
-            if isinstance(exc, _CANCELLED):
+            if _is_cancellation(exc):
                 self._status = "cancelled"
             elif isinstance(exc, SystemExit) and exc.code in (0, None):
                 self._status = "completed"

@@ -8,15 +8,15 @@ have exactly one shape to understand. Ids are lowercase hex, as OTLP JSON spells
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import ReadableSpan
 
-AttributeValue = Union[str, bool, int, float, Sequence[str], Sequence[bool], Sequence[int], Sequence[float]]
-Attributes = Mapping[str, AttributeValue]
+# Values are whatever OTLP AnyValue can carry (scalars, arrays, bytes, nested maps).
+Attributes = Mapping[str, Any]
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from agent_otel.errors import misuse
 
 T = TypeVar("T")
 
+
 def check_choice(where: str, field: str, value: object, allowed: Iterable[str]) -> str | None:
     """A value from a closed set (operation type, status, change type)."""
     allowed = tuple(allowed)
@@ -41,7 +42,7 @@ def check_str(where: str, field: str, value: object, *, path_ok: bool = False) -
     if value is None or isinstance(value, str):
         return value
     if path_ok and isinstance(value, os.PathLike):
-        return os.fspath(value)  # type: ignore[return-value]
+        return str(os.fspath(value))
     misuse(
         f"{where}: {field} must be a string, got {type(value).__name__} {value!r}; "
         "recorded as str(value)",
@@ -94,7 +95,9 @@ def check_int(
     return number
 
 
-def check_number(where: str, field: str, value: object, *, low: float | None = None) -> float | None:
+def check_number(
+    where: str, field: str, value: object, *, low: float | None = None
+) -> float | None:
     """A finite real number >= low; numeric strings are converted, other values dropped."""
     if value is None:
         return None

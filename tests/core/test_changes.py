@@ -82,7 +82,7 @@ def test_budget_truncates_and_keeps_original_size(tel) -> None:
     assert change.before is not None and len(change.before.encode()) <= 64
     assert change.before == "é" * 32  # never half a character
     assert change.before_size == 201 and change.after_size == 201
-    a = [e for e in tel.span("execute_tool write").events if e.name == sc.EVENT_AGENT_CHANGE][0]
+    a = next(e for e in tel.span("execute_tool write").events if e.name == sc.EVENT_AGENT_CHANGE)
     assert len(a.attributes[sc.AGENT_CHANGE_DIFF].encode()) <= 64
     assert a.attributes[sc.AGENT_CHANGE_DIFF_SIZE] > 64
 

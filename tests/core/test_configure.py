@@ -166,9 +166,10 @@ def test_store_selected_by_exporter_name_and_typo_falls_back(tmp_path: Path) -> 
 
 
 def test_two_processes_share_one_store(tmp_path: Path) -> None:
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "AGENT_OTEL_"))
-    } | {"AGENT_OTEL_HOME": str(tmp_path), "AGENT_OTEL_CAPTURE_CONTENT": "true"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "AGENT_OTEL_"))} | {
+        "AGENT_OTEL_HOME": str(tmp_path),
+        "AGENT_OTEL_CAPTURE_CONTENT": "true",
+    }
     procs = [
         subprocess.Popen([sys.executable, RUN_AGENT, "40", tag], env=env, stderr=subprocess.PIPE)
         for tag in ("left", "right")
@@ -243,7 +244,9 @@ with agent_otel.session(user_id="lazy", session_id="lazy-1"):
 """
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "AGENT_OTEL_"))}
     env["AGENT_OTEL_HOME"] = str(tmp_path)
-    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 0, proc.stderr
     # the SDK's exit hook flushed the batch processor into the store
     (session,) = agent_otel.read_sessions(tmp_path)
@@ -252,7 +255,9 @@ with agent_otel.session(user_id="lazy", session_id="lazy-1"):
 
 def test_span_exporters_argument(tmp_path: Path) -> None:
     exporter = InMemorySpanExporter()
-    tel = agent_otel.configure("svc", span_exporters=[exporter], metric_readers=[], set_global=False)
+    tel = agent_otel.configure(
+        "svc", span_exporters=[exporter], metric_readers=[], set_global=False
+    )
     try:
         with agent_otel.session(user_id="u"):
             pass

@@ -53,9 +53,12 @@ def test_result_recorded_with_content_capture(tel_content) -> None:
 
 
 def test_execute_command_line_is_content(tel) -> None:
-    with agent_otel.session(user_id="u"), agent_otel.operation(
-        "execute", target="curl -H 'Authorization: Bearer abc' https://x"
-    ) as op:
+    with (
+        agent_otel.session(user_id="u"),
+        agent_otel.operation(
+            "execute", target="curl -H 'Authorization: Bearer abc' https://x"
+        ) as op,
+    ):
         op.set_exit_code(0)
     a = tel.span("execute_tool execute").attributes
     assert a[sc.AGENT_OPERATION_TARGET] == "curl"
@@ -66,7 +69,10 @@ def test_execute_command_line_is_content(tel) -> None:
 
 
 def test_execute_command_line_captured_when_on(tel_content) -> None:
-    with agent_otel.session(user_id="u"), agent_otel.operation("execute", "/usr/bin/pytest -q") as op:
+    with (
+        agent_otel.session(user_id="u"),
+        agent_otel.operation("execute", "/usr/bin/pytest -q") as op,
+    ):
         op.set_exit_code(1)
         op.fail("tests failed")
     a = tel_content.span("execute_tool execute").attributes
@@ -114,7 +120,10 @@ def test_approval_wait_and_approver(tel) -> None:
             waiting.set_pending()
     spans = {s.attributes.get(sc.AGENT_OPERATION_TARGET): s for s in tel.spans()}
     a = spans["a.py"]
-    assert [e.name for e in a.events] == [sc.EVENT_AGENT_APPROVAL_REQUEST, sc.EVENT_AGENT_APPROVAL_GRANT]
+    assert [e.name for e in a.events] == [
+        sc.EVENT_AGENT_APPROVAL_REQUEST,
+        sc.EVENT_AGENT_APPROVAL_GRANT,
+    ]
     assert a.events[1].attributes[sc.AGENT_OPERATION_APPROVED_BY] == "bob"
     assert a.events[1].timestamp >= a.events[0].timestamp
     assert a.attributes[sc.AGENT_OPERATION_APPROVED] is True
@@ -134,7 +143,7 @@ def test_undo_links_to_the_undone_operation(tel) -> None:
             change = write.record_change("a.py", "modify", before="x\n", after="y\n")
         with agent_otel.operation("write", "a.py", undoes=change) as undo:
             undo.record_change("a.py", "modify", before="y\n", after="x\n")
-    undo_span = [s for s in tel.spans() if sc.AGENT_UNDO_CHANGE_ID in s.attributes][0]
+    undo_span = next(s for s in tel.spans() if sc.AGENT_UNDO_CHANGE_ID in s.attributes)
     (link,) = undo_span.links
     assert format(link.context.span_id, "016x") == write.id
     assert link.context.trace_id == undo_span.context.trace_id
@@ -172,9 +181,12 @@ def test_operation_decorators_and_async(tel) -> None:
 
 
 def test_nested_operations_keep_the_tree(tel) -> None:
-    with agent_otel.session(user_id="u"), agent_otel.operation("execute", "make") as outer:
-        with agent_otel.operation("read", "Makefile") as inner:
-            pass
+    with (
+        agent_otel.session(user_id="u"),
+        agent_otel.operation("execute", "make") as outer,
+        agent_otel.operation("read", "Makefile") as inner,
+    ):
+        pass
     inner_span = tel.span("execute_tool read")
     assert format(inner_span.parent.span_id, "016x") == outer.id
     assert tel.span("agent.session").attributes[sc.AGENT_SESSION_OPERATION_COUNT] == 2
@@ -182,7 +194,10 @@ def test_nested_operations_keep_the_tree(tel) -> None:
 
 
 def test_tool_name_names_the_span(tel) -> None:
-    with agent_otel.session(user_id="u"), agent_otel.operation("write", "a.py", tool_name="str_replace"):
+    with (
+        agent_otel.session(user_id="u"),
+        agent_otel.operation("write", "a.py", tool_name="str_replace"),
+    ):
         pass
     span = tel.span("execute_tool str_replace")
     assert span.attributes[sc.GEN_AI_TOOL_NAME] == "str_replace"

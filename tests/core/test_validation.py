@@ -118,7 +118,11 @@ def test_what_normal_mode_records(tel) -> None:
         negative_token_count()
     spans = {s.name: s for s in tel.spans()}
     assert spans["execute_tool delete"].attributes[sc.AGENT_OPERATION_TYPE] == "delete"
-    tiers = [s.attributes.get(sc.AGENT_SESSION_MODEL_TIER) for s in tel.spans() if s.name == "agent.session"]
+    tiers = [
+        s.attributes.get(sc.AGENT_SESSION_MODEL_TIER)
+        for s in tel.spans()
+        if s.name == "agent.session"
+    ]
     assert 2 in tiers  # "2" was converted
     query = spans["execute_tool query"].attributes
     assert query[sc.GEN_AI_USAGE_INPUT_TOKENS] == 0  # the negative count was dropped
@@ -137,9 +141,8 @@ def test_lifecycle_misuse_is_reported_not_raised(tel) -> None:
     s = agent_otel.session(user_id="u")
     with pytest.warns(AgentOtelWarning, match=re.escape("has not started")):
         s.pause()
-    with s:
-        with pytest.warns(AgentOtelWarning, match="not paused"):
-            s.resume()
+    with s, pytest.warns(AgentOtelWarning, match="not paused"):
+        s.resume()
     with pytest.warns(AgentOtelWarning, match="has ended"):
         s.fail("late")
     assert s.status == "completed"
