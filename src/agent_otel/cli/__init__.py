@@ -1,0 +1,10 @@
+"""The ``agent-otel`` command line: list and show the sessions in the local store.
+
+Entry point: :func:`main` (the ``agent-otel`` console script and ``python -m agent_otel``).
+"""
+
+from __future__ import annotations
+
+from .app import main
+
+__all__ = ["main"]
