@@ -21,7 +21,7 @@ import os
 
 from agent_otel.configuration import Telemetry, configure
 from agent_otel.errors import AgentOtelWarning
-from agent_otel.operation import Operation, current_operation, operation
+from agent_otel.operations import Operation, current_operation, operation
 from agent_otel.records import (
     AgentOperation,
     AgentSession,
@@ -29,7 +29,7 @@ from agent_otel.records import (
     LLMCall,
     sessions_from_spans,
 )
-from agent_otel.session import Session, current_session, session
+from agent_otel.sessions import Session, current_session, session
 from agent_otel.spandata import SpanData
 from agent_otel.usage import Usage
 from agent_otel.version import __version__

@@ -32,11 +32,13 @@ class SpanScope:
     _span: Span | None
     _token: object | None
     _ended: bool
+    _start_failed: bool
 
     def _reset_runtime(self) -> None:
         self._span = None
         self._token = None
         self._ended = False
+        self._start_failed = False
 
     # -- what subclasses provide -----------------------------------------------------------
 
@@ -79,6 +81,7 @@ class SpanScope:
             self._span = span
             self._token = otel_context.attach(ctx)
         except Exception:
+            self._start_failed = True
             internal_error(f"starting {type(self).__name__}")
 
     def _exit(self, exc: BaseException | None) -> None:
@@ -99,6 +102,20 @@ class SpanScope:
 
     def _describe(self) -> str:
         return ""
+
+    def _check_open(self, what: str) -> bool:
+        """Whether the span can take ``what`` now; misuse (before start, after end) is
+        reported. After our own failure to start, calls are dropped quietly: that failure
+        was logged already and is not the app's mistake."""
+        if self._span is not None and not self._ended:
+            return True
+        if not self._start_failed:
+            state = "has ended" if self._ended else "has not started"
+            name = type(self).__name__
+            misuse(
+                f"{name}.{what}(): {name.lower()} {self._describe()} {state}; ignored", RuntimeError
+            )
+        return False
 
     def __enter__(self: S) -> S:
         self._enter()

@@ -16,10 +16,10 @@ from opentelemetry.trace import Link, Span, SpanContext, SpanKind, TraceFlags
 from agent_otel import semconv as sc
 from agent_otel.changes import CHANGE_TYPES, build_change
 from agent_otel.content import ContentPolicy
-from agent_otel.errors import misuse
+from agent_otel.errors import internal_error, misuse
 from agent_otel.records import ChangeRecord, to_datetime
 from agent_otel.scope import SpanScope, mark_failed
-from agent_otel.session import SESSION_KEY, Session, current_session
+from agent_otel.sessions import SESSION_KEY, Session, current_session
 from agent_otel.usage import Usage
 from agent_otel.validation import check_bool, check_choice, check_int, check_number, check_str
 
@@ -236,16 +236,27 @@ class Operation(SpanScope):
         after = _check_content(where, "after", after)
         can_undo = check_bool(where, "can_undo", can_undo)
         ctx = self.span.get_span_context()
-        record, attrs = build_change(
-            operation_id=self.id,
-            trace_id=format(ctx.trace_id, "032x") if ctx.is_valid else "",
-            path=path_text,
-            change_type=kind,
-            before=before,
-            after=after,
-            can_undo=can_undo,
-            content=self._content(),
-        )
+        try:
+            record, attrs = build_change(
+                operation_id=self.id,
+                trace_id=format(ctx.trace_id, "032x") if ctx.is_valid else "",
+                path=path_text,
+                change_type=kind,
+                before=before,
+                after=after,
+                can_undo=can_undo,
+                content=self._content(),
+            )
+        except Exception:
+            internal_error(f"recording the change of {path_text}")
+            return ChangeRecord(
+                id="",
+                operation_id=self.id,
+                path=path_text,
+                change_type=kind,
+                diff_lines=0,
+                can_undo=False,
+            )
         if self._check_open("record_change"):
             now = time.time_ns()
             self.span.add_event(sc.EVENT_AGENT_CHANGE, attrs, timestamp=now)
@@ -267,13 +278,6 @@ class Operation(SpanScope):
         from agent_otel.configuration import get_telemetry
 
         return get_telemetry()
-
-    def _check_open(self, what: str) -> bool:
-        if self._span is None or self._ended:
-            state = "has ended" if self._ended else "has not started"
-            misuse(f"Operation.{what}(): operation {self.type} {state}; ignored", RuntimeError)
-            return False
-        return True
 
     def _describe(self) -> str:
         return f"{self.type} {self.target or ''}".strip()

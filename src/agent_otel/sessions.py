@@ -20,7 +20,7 @@ from agent_otel.validation import check_int, check_number, check_str
 
 if TYPE_CHECKING:
     from agent_otel.configuration import Telemetry
-    from agent_otel.operation import Operation
+    from agent_otel.operations import Operation
 
 # The session that is current in an OpenTelemetry context (so it follows the context into
 # asyncio tasks and into threads that carry the context over).
@@ -147,16 +147,9 @@ class Session(SpanScope):
 
     def operation(self, type: str, target: str | None = None, **kwargs: Any) -> Operation:
         """An operation of this session; see :func:`agent_otel.operation` for the arguments."""
-        from agent_otel.operation import Operation
+        from agent_otel.operations import Operation
 
         return Operation(type, target, session=self, **kwargs)
-
-    def _check_open(self, what: str) -> bool:
-        if self._span is None or self._ended:
-            state = "has ended" if self._ended else "has not started"
-            misuse(f"Session.{what}(): session {self.id} {state}; ignored", RuntimeError)
-            return False
-        return True
 
     def _describe(self) -> str:
         return self.id
