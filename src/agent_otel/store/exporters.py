@@ -90,7 +90,22 @@ class _StoreOutput:
         self.file.close()
 
 
-class StoreSpanExporter(SpanExporter):
+class _StoreLocation:
+    """Where an exporter writes: shared by the span and the metric exporter."""
+
+    _out: _StoreOutput
+
+    @property
+    def directory(self) -> Path:
+        return self._out.directory
+
+    @property
+    def path(self) -> Path:
+        """The file being appended to."""
+        return self._out.file.path
+
+
+class StoreSpanExporter(_StoreLocation, SpanExporter):
     """Append each batch of finished spans to ``<directory>/traces.jsonl`` as one OTLP JSON
     ``ExportTraceServiceRequest`` line.
 
@@ -107,15 +122,6 @@ class StoreSpanExporter(SpanExporter):
         max_files: int | None = None,
     ) -> None:
         self._out = _StoreOutput(TRACES_STEM, directory, max_file_bytes, max_files)
-
-    @property
-    def directory(self) -> Path:
-        return self._out.directory
-
-    @property
-    def path(self) -> Path:
-        """The file being appended to."""
-        return self._out.file.path
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         if not spans and not self._out.is_shut_down:
@@ -143,7 +149,7 @@ _CUMULATIVE: dict[type, AggregationTemporality] = {
 }
 
 
-class StoreMetricExporter(MetricExporter):
+class StoreMetricExporter(_StoreLocation, MetricExporter):
     """Append each metrics collection to ``<directory>/metrics.jsonl`` as one OTLP JSON
     ``ExportMetricsServiceRequest`` line.
 
@@ -169,15 +175,6 @@ class StoreMetricExporter(MetricExporter):
             preferred_temporality=temporality, preferred_aggregation=preferred_aggregation
         )
         self._out = _StoreOutput(METRICS_STEM, directory, max_file_bytes, max_files)
-
-    @property
-    def directory(self) -> Path:
-        return self._out.directory
-
-    @property
-    def path(self) -> Path:
-        """The file being appended to."""
-        return self._out.file.path
 
     def export(
         self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any

@@ -310,6 +310,11 @@ def _histogram_point(point: Any) -> JsonDict:
         out["bucketCounts"] = [str(c) for c in point.bucket_counts]
     if point.explicit_bounds:
         out["explicitBounds"] = [_float(b) for b in point.explicit_bounds]
+    return _with_exemplars_and_range(out, point)
+
+
+def _with_exemplars_and_range(out: JsonDict, point: Any) -> JsonDict:
+    """The fields histogram and exponential-histogram points end with, in the same order."""
     if point.exemplars:
         out["exemplars"] = _encode_exemplars(point.exemplars)
     if point.min is not None:
@@ -339,13 +344,7 @@ def _exponential_point(point: Any) -> JsonDict:
         out["negative"] = _buckets(point.negative)
     if point.flags:
         out["flags"] = point.flags
-    if point.exemplars:
-        out["exemplars"] = _encode_exemplars(point.exemplars)
-    if point.min is not None:
-        out["min"] = _float(point.min)
-    if point.max is not None:
-        out["max"] = _float(point.max)
-    return out
+    return _with_exemplars_and_range(out, point)
 
 
 def _encode_metric(metric: Any) -> JsonDict:
