@@ -24,7 +24,11 @@ The rendering functions are importable so tests can compare the files with a fre
 from __future__ import annotations
 
 import argparse
+import ast
+import contextlib
 import importlib
+import importlib.util
+import itertools
 import json
 import re
 import shutil
@@ -69,6 +73,18 @@ GROUP_KEYS = {
 ATTRIBUTE_KEYS = {"id", "type", "brief", "note", "stability", "examples", "annotations"}
 REF_KEYS = {"ref", "requirement_level", "note", "annotations"}
 MEMBER_KEYS = {"id", "value", "brief", "note", "stability"}
+OFFICIAL_METRIC_KEYS = {"metric_name", "buckets"}
+
+#: The types of the few stable attributes a ``ref`` may use although the followed reference model
+#: copy lacks their namespace. Such a ref is accepted only if the installed
+#: ``opentelemetry-semantic-conventions`` package ships the name in a *stable* attributes module
+#: (``opentelemetry.semconv.attributes.*_attributes``); the package carries no types, hence this
+#: table. Keep it to the names the registry really uses, with the type the stable spec gives them.
+PACKAGE_STABLE_TYPES: dict[str, str] = {
+    "server.address": "string",
+    "server.port": "int",
+}
+PACKAGE_STABLE_ORIGIN = "stable, from the opentelemetry-semantic-conventions package"
 
 
 class RegistryError(Exception):
@@ -111,6 +127,7 @@ class Attribute:
     official: bool = False
     deprecated: bool = False
     group_id: str = ""
+    from_package: bool = False  # official, known from the package's stable modules only
 
 
 @dataclass(frozen=True)
@@ -143,6 +160,8 @@ class Group:
     metric_value_type: str = ""
     display_name: str = ""
     uses: tuple[AttributeUse, ...] = ()
+    buckets: tuple[float, ...] = ()  # advisory explicit bucket boundaries of a histogram
+    official: bool = False  # an official metric of the reference model, used as is
 
 
 @dataclass(frozen=True)
@@ -154,6 +173,15 @@ class Manifest:
     version: str
     semconv_version: str
     schema_url: str
+    official_metrics: tuple[OfficialMetricUse, ...] = ()
+
+
+@dataclass(frozen=True)
+class OfficialMetricUse:
+    """An entry of the manifest's ``uses_official_metrics``: recorded by us, defined upstream."""
+
+    metric_name: str
+    buckets: tuple[float, ...] = ()
 
 
 @dataclass
@@ -162,9 +190,14 @@ class Registry:
 
     manifest: Manifest
     attributes: dict[str, Attribute]  # ours, by id
-    official: dict[str, Attribute]  # the reference model, by id
+    official: dict[str, Attribute]  # the reference model (and package-stable refs), by id
     groups: list[Group]  # every group of ours, in file order
     sources: list[Path] = field(default_factory=list)
+    official_metrics: list[Group] = field(default_factory=list)  # manifest order
+
+    def metric_groups(self) -> list[Group]:
+        """Our metrics sorted by id, then the official metrics we record, in manifest order."""
+        return [*self.groups_of("metric"), *self.official_metrics]
 
     def groups_of(self, kind: str) -> list[Group]:
         return sorted((g for g in self.groups if g.type == kind), key=lambda g: g.id)
@@ -174,7 +207,8 @@ class Registry:
 
     def referenced_official(self) -> list[Attribute]:
         """Official attributes used by our groups, sorted by id."""
-        ids = {use.ref for g in self.groups for use in g.uses if use.ref in self.official}
+        groups = [*self.groups, *self.official_metrics]
+        ids = {use.ref for g in groups for use in g.uses if use.ref in self.official}
         return [self.official[i] for i in sorted(ids)]
 
     def content_attributes(self) -> list[str]:
@@ -243,7 +277,16 @@ def load_registry(registry_dir: Path, reference_dir: Path | None = None) -> Regi
             group = _parse_group(raw, where, attributes, problems)
             if group is not None:
                 groups.append(group)
-    registry = Registry(manifest, attributes, official, groups, sources)
+    official_metrics = _load_official_metrics(reference_dir, manifest, problems)
+    _resolve_package_refs([*groups, *official_metrics], attributes, official, problems)
+    registry = Registry(
+        manifest=manifest,
+        attributes=attributes,
+        official=official,
+        groups=groups,
+        sources=sources,
+        official_metrics=official_metrics,
+    )
     problems.extend(validate(registry))
     if problems:
         raise RegistryError(problems)
@@ -289,7 +332,55 @@ def _load_manifest(path: Path, problems: list[str]) -> Manifest:
         version=_text(raw.get("semconv_version")),
         semconv_version=version,
         schema_url=f"https://opentelemetry.io/schemas/{version}",
+        official_metrics=_parse_official_metric_uses(
+            raw.get("uses_official_metrics"), path.name, problems
+        ),
     )
+
+
+def _parse_official_metric_uses(
+    value: Any, where: str, problems: list[str]
+) -> tuple[OfficialMetricUse, ...]:
+    """The manifest's ``uses_official_metrics:``; Weaver ignores the key, we read it."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        problems.append(f"{where}: `uses_official_metrics` must be a list")
+        return ()
+    uses: list[OfficialMetricUse] = []
+    for index, entry in enumerate(value):
+        here = f"{where}: uses_official_metrics #{index + 1}"
+        if not isinstance(entry, dict) or not _text(entry.get("metric_name")):
+            problems.append(f"{here}: expected a mapping with a `metric_name`")
+            continue
+        here = f"{where}: uses_official_metrics {entry['metric_name']}"
+        unknown = set(entry) - OFFICIAL_METRIC_KEYS
+        if unknown:
+            problems.append(f"{here}: unknown keys {sorted(unknown)}")
+        if any(use.metric_name == entry["metric_name"] for use in uses):
+            problems.append(f"{here}: listed twice")
+        uses.append(
+            OfficialMetricUse(
+                metric_name=_text(entry["metric_name"]),
+                buckets=_parse_buckets(entry.get("buckets"), here, problems),
+            )
+        )
+    return tuple(uses)
+
+
+def _parse_buckets(value: Any, where: str, problems: list[str]) -> tuple[float, ...]:
+    """Advisory explicit bucket boundaries: a non-empty, strictly increasing list of numbers."""
+    if value is None:
+        return ()
+    numbers = (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+    )
+    if not numbers or any(a >= b for a, b in itertools.pairwise(value)):
+        problems.append(f"{where}: `buckets` must be a non-empty, strictly increasing number list")
+        return ()
+    return tuple(float(v) for v in value)
 
 
 def _load_official(reference_dir: Path) -> dict[str, Attribute]:
@@ -317,6 +408,161 @@ def _load_official(reference_dir: Path) -> dict[str, Attribute]:
                     group_id=str(group.get("id", "")),
                 )
     return official
+
+
+def _load_official_metrics(
+    reference_dir: Path, manifest: Manifest, problems: list[str]
+) -> list[Group]:
+    """The official metrics the manifest lists, read from the reference model as they are.
+
+    Weaver has no ``ref`` for metrics, so they are not redefined as groups of ours; instrument,
+    unit, brief and attributes (``extends`` resolved) come from the reference model.
+    """
+    if not manifest.official_metrics:
+        return []
+    by_id: dict[str, dict[str, Any]] = {}
+    for path in sorted(reference_dir.rglob("*.yaml")):
+        document = _read_yaml(path)
+        if isinstance(document, dict):
+            for raw in document.get("groups") or []:
+                if isinstance(raw, dict) and "id" in raw:
+                    by_id[str(raw["id"])] = raw
+    by_name = {
+        str(raw["metric_name"]): raw
+        for raw in by_id.values()
+        if raw.get("type") == "metric" and "metric_name" in raw
+    }
+    metrics = []
+    for use in manifest.official_metrics:
+        here = f"manifest.yaml: uses_official_metrics {use.metric_name}"
+        raw = by_name.get(use.metric_name)
+        if raw is None:
+            problems.append(
+                f"{here}: no such metric in the OpenTelemetry {manifest.semconv_version} "
+                "reference model"
+            )
+            continue
+        if "deprecated" in raw:
+            problems.append(f"{here}: the official metric is deprecated")
+        instrument = _text(raw.get("instrument"))
+        if use.buckets and instrument != "histogram":
+            problems.append(f"{here}: `buckets` only apply to histograms, not {instrument}")
+        code_generation = (raw.get("annotations") or {}).get("code_generation") or {}
+        metrics.append(
+            Group(
+                id=str(raw["id"]),
+                type="metric",
+                brief=_text(raw.get("brief")),
+                stability=_text(raw.get("stability")),
+                note=_text(raw.get("note")),
+                metric_name=use.metric_name,
+                instrument=instrument,
+                unit=_text(raw.get("unit")),
+                metric_value_type=_text(code_generation.get("metric_value_type")),
+                uses=tuple(_reference_uses(raw, by_id, set())),
+                buckets=use.buckets,
+                official=True,
+            )
+        )
+    return metrics
+
+
+def _reference_uses(
+    raw: Mapping[str, Any], by_id: Mapping[str, Mapping[str, Any]], seen: set[str]
+) -> list[AttributeUse]:
+    """A reference group's attribute refs, those of the groups it ``extends`` first.
+
+    A ref repeated by the extending group refines the inherited one in place, as Weaver's
+    resolution does.
+    """
+    uses: list[AttributeUse] = []
+    parent = raw.get("extends")
+    if isinstance(parent, str) and parent in by_id and parent not in seen:
+        uses = _reference_uses(by_id[parent], by_id, seen | {parent})
+    for entry in raw.get("attributes") or []:
+        if not isinstance(entry, dict) or "ref" not in entry:
+            continue
+        inherited = next((u for u in uses if u.ref == entry["ref"]), None)
+        if "requirement_level" in entry or inherited is None:
+            level, condition = _parse_requirement(
+                entry.get("requirement_level", "recommended"), "", []
+            )
+        else:  # a refinement that leaves the level alone keeps the inherited one
+            level, condition = inherited.requirement_level, inherited.condition
+        use = AttributeUse(
+            ref=str(entry["ref"]),
+            requirement_level=level,
+            condition=condition,
+            note=_text(entry.get("note")) or (inherited.note if inherited else ""),
+        )
+        if inherited is None:
+            uses.append(use)
+        else:
+            uses[uses.index(inherited)] = use
+    return uses
+
+
+def _resolve_package_refs(
+    groups: Iterable[Group],
+    attributes: Mapping[str, Attribute],
+    official: dict[str, Attribute],
+    problems: list[str],
+) -> None:
+    """Add to ``official`` the refs the reference model lacks but the package ships as stable.
+
+    A ref found in neither place is left alone: validation reports it as dangling.
+    """
+    missing = sorted(
+        {
+            use.ref
+            for group in groups
+            for use in group.uses
+            if use.ref not in attributes and use.ref not in official
+        }
+    )
+    for ref in missing:
+        found = package_constant(ref, stable_only=True)
+        if found is None:
+            continue
+        attr_type = PACKAGE_STABLE_TYPES.get(ref)
+        if attr_type is None:
+            problems.append(
+                f"ref {ref}: not in the reference model; the package ships it as stable, but its "
+                "type is unknown: add it to PACKAGE_STABLE_TYPES in the generator"
+            )
+            continue
+        brief, note = _package_docstring(*found)
+        official[ref] = Attribute(
+            id=ref,
+            type=attr_type,
+            brief=brief,
+            stability="stable",
+            note=note,
+            official=True,
+            from_package=True,
+            group_id=found[0],
+        )
+
+
+def _package_docstring(module_name: str, constant: str) -> tuple[str, str]:
+    """Brief and note of a package constant, from the attribute docstring that follows it."""
+    spec = importlib.util.find_spec(module_name)
+    if spec is None or spec.origin is None:
+        return "", ""
+    tree = ast.parse(Path(spec.origin).read_text(encoding="utf-8"))
+    body = tree.body
+    for statement, following in itertools.pairwise(body):
+        target = statement.target if isinstance(statement, ast.AnnAssign) else None
+        if (
+            isinstance(target, ast.Name)
+            and target.id == constant
+            and isinstance(following, ast.Expr)
+            and isinstance(following.value, ast.Constant)
+            and isinstance(following.value.value, str)
+        ):
+            brief, _, note = following.value.value.strip().partition("\nNote:")
+            return _oneline(brief), _oneline(note)
+    return "", ""
 
 
 def _text(value: Any) -> str:
@@ -411,6 +657,7 @@ def _parse_group(
         metric_value_type=_text(code_generation.get("metric_value_type")),
         display_name=_text(raw.get("display_name")),
         uses=tuple(uses),
+        buckets=_parse_buckets(_annotation(raw, "buckets"), where, problems),
     )
 
 
@@ -631,6 +878,12 @@ def _validate_groups(registry: Registry) -> list[str]:
                 problems.append(f"{here}: `instrument` must be one of {', '.join(INSTRUMENTS)}")
             if not group.unit:
                 problems.append(f"{here}: `unit` is missing")
+        if group.buckets and not (group.type == "metric" and group.instrument == "histogram"):
+            problems.append(f"{here}: annotation agent_otel.buckets only applies to histograms")
+        problems += _validate_uses(registry, group)
+    for group in registry.official_metrics:
+        if group.metric_name in {g.metric_name for g in registry.groups}:
+            problems.append(f"official metric {group.metric_name}: also defined by this registry")
         problems += _validate_uses(registry, group)
     return problems
 
@@ -648,8 +901,9 @@ def _validate_uses(registry: Registry, group: Group) -> list[str]:
         seen.add(use.ref)
         if use.ref not in registry.attributes and use.ref not in registry.official:
             problems.append(
-                f"{here}: dangling ref; no such attribute in this registry or in the "
-                f"OpenTelemetry {registry.manifest.semconv_version} reference model"
+                f"{here}: dangling ref; no such attribute in this registry, in the "
+                f"OpenTelemetry {registry.manifest.semconv_version} reference model or in a "
+                "stable attributes module of the opentelemetry-semantic-conventions package"
             )
             continue
         attribute = registry.lookup(use.ref)
@@ -677,7 +931,7 @@ def _python_names(registry: Registry) -> Iterable[tuple[str, str]]:
         if attribute.type == "enum":
             yield enum_class_name(attribute.id), attribute.id
             yield constant_name(attribute.id) + "_VALUES", attribute.id
-    for group in registry.groups:
+    for group in [*registry.groups, *registry.official_metrics]:
         if group.type in ("event", "metric") or group.span_name:
             yield group_constant_name(group), group.id
 
@@ -704,28 +958,30 @@ def group_constant_name(group: Group) -> str:
     return f"{kind.upper()}_{constant_name(rest)}"
 
 
-_PACKAGE_ATTRIBUTE_MODULES = (
-    "opentelemetry.semconv.attributes",
-    "opentelemetry.semconv._incubating.attributes",
-)
+_PACKAGE_STABLE = "opentelemetry.semconv"
+_PACKAGE_INCUBATING = "opentelemetry.semconv._incubating"
 
 
-def package_constant(attribute_id: str) -> tuple[str, str] | None:
-    """Where ``opentelemetry-semantic-conventions`` ships a constant for an official id.
+def package_constant(
+    official_name: str, *, kind: str = "attributes", stable_only: bool = False
+) -> tuple[str, str] | None:
+    """Where ``opentelemetry-semantic-conventions`` ships a constant for an official name.
 
-    Returns ``(module, constant)``; stable modules win over incubating ones. Looked up at
-    generation time so the generated module uses the package's names, and a string literal only
-    where the installed package lacks the name.
+    ``kind`` is ``attributes`` or ``metrics``. Returns ``(module, constant)``; stable modules win
+    over incubating ones, which ``stable_only`` skips. Looked up at generation time so the
+    generated module uses the package's names, and a string literal only where the installed
+    package lacks the name.
     """
-    namespace = attribute_id.split(".", 1)[0]
-    name = constant_name(attribute_id)
-    for package in _PACKAGE_ATTRIBUTE_MODULES:
-        module_name = f"{package}.{namespace}_attributes"
+    namespace = official_name.split(".", 1)[0]
+    name = constant_name(official_name)
+    packages = (_PACKAGE_STABLE,) if stable_only else (_PACKAGE_STABLE, _PACKAGE_INCUBATING)
+    for package in packages:
+        module_name = f"{package}.{kind}.{namespace}_{kind}"
         try:
             module = importlib.import_module(module_name)
         except ImportError:
             continue
-        if getattr(module, name, None) == attribute_id:
+        if getattr(module, name, None) == official_name:
             return module_name, name
     return None
 
@@ -747,15 +1003,22 @@ def _render_python_source(registry: Registry) -> str:
     official = registry.referenced_official()
     imports: dict[str, str] = {}  # module -> alias
     official_values: dict[str, str] = {}
-    for attribute in official:
-        found = package_constant(attribute.id)
+
+    def from_package(official_name: str, kind: str) -> str:
+        found = package_constant(official_name, kind=kind)
         if found is None:
-            official_values[attribute.id] = _py_string(attribute.id)
-        else:
-            module, name = found
-            alias = module.rpartition(".")[2]
-            imports[module] = alias
-            official_values[attribute.id] = f"{alias}.{name}"
+            return _py_string(official_name)
+        module, name = found
+        alias = module.rpartition(".")[2]
+        imports[module] = alias
+        return f"{alias}.{name}"
+
+    for attribute in official:
+        official_values[attribute.id] = from_package(attribute.id, "attributes")
+    metric_names = {
+        group.metric_name: from_package(group.metric_name, "metrics")
+        for group in registry.official_metrics
+    }
 
     out: list[str] = []
     out.append(
@@ -764,8 +1027,8 @@ def _render_python_source(registry: Registry) -> str:
             f"GENERATED by {GENERATOR} from semconv/manifest.yaml and semconv/model/*.yaml; do "
             f"not edit. Change the registry, then run ``python {GENERATOR}``.",
             f"Registry {manifest.name} {manifest.version}, following the OpenTelemetry semantic "
-            f"conventions {manifest.semconv_version}. Official attribute names come from the "
-            "``opentelemetry-semantic-conventions`` package where it ships them. Every "
+            f"conventions {manifest.semconv_version}. Official attribute and metric names come "
+            "from the ``opentelemetry-semantic-conventions`` package where it ships them. Every "
             "``agent.*`` name used by the code must come from here, never from a string literal.",
         )
     )
@@ -851,17 +1114,15 @@ def _render_python_source(registry: Registry) -> str:
 
     out.append(_section("Metrics"))
     for group in registry.groups_of("metric"):
-        attribute_names = _py_tuple(constant_name(use.ref) for use in group.uses)
-        value = (
-            "MetricSpec(\n"
-            f"    name={_py_string(group.metric_name)},\n"
-            f"    instrument={_py_string(group.instrument)},\n"
-            f"    unit={_py_string(group.unit)},\n"
-            f"    description={_wrapped_string(group.brief, 8)},\n"
-            f"    attributes={attribute_names},\n"
-            ")"
+        out.append(_metric_spec(group, _py_string(group.metric_name), group.brief))
+
+    out.append(_section(f"Official metrics (semantic conventions {manifest.semconv_version})"))
+    for group in registry.official_metrics:
+        doc = (
+            f"{group.brief} Official ``{group.id}``, recorded as the semantic conventions "
+            "define it."
         )
-        out.append(_assign(group_constant_name(group), value, group.brief))
+        out.append(_metric_spec(group, metric_names[group.metric_name], doc))
 
     out.append(_section("Content"))
     content = ", ".join(constant_name(i) for i in registry.content_attributes())
@@ -877,11 +1138,28 @@ def _render_python_source(registry: Registry) -> str:
     return "\n".join(out)
 
 
+def _metric_spec(group: Group, name: str, doc: str) -> str:
+    lines = [
+        "MetricSpec(",
+        f"    name={name},",
+        f"    instrument={_py_string(group.instrument)},",
+        f"    unit={_py_string(group.unit)},",
+        f"    description={_wrapped_string(group.brief, 8)},",
+        f"    attributes={_py_tuple(constant_name(use.ref) for use in group.uses)},",
+    ]
+    if group.buckets:
+        lines.append(f"    buckets={_py_tuple(repr(b) for b in group.buckets)},")
+    return _assign(group_constant_name(group), "\n".join([*lines, ")"]), doc)
+
+
 _METRIC_SPEC_CLASS = '''
 
 @dataclass(frozen=True)
 class MetricSpec:
-    """Name, instrument, unit, description and attribute keys of one metric of the registry."""
+    """Name, instrument, unit, description and attribute keys of one metric agent-otel records.
+
+    Our own metrics and the official ones the instrumentation records (``METRIC_GEN_AI_*``).
+    """
 
     name: str
     instrument: str
@@ -891,6 +1169,11 @@ class MetricSpec:
     description: str
     attributes: tuple[str, ...] = ()
     """Attribute keys the metric is recorded with."""
+    buckets: tuple[float, ...] | None = None
+    """
+    Advisory explicit bucket boundaries of a histogram (the SDK's
+    ``explicit_bucket_boundaries_advisory``); ``None`` leaves the SDK's default.
+    """
 '''
 
 
@@ -1027,7 +1310,7 @@ def render_markdown(registry: Registry) -> dict[str, str]:
         "attributes.md": _render_attributes_md(registry),
         "spans.md": _render_groups_md(registry, "span", "Spans"),
         "events.md": _render_groups_md(registry, "event", "Events"),
-        "metrics.md": _render_groups_md(registry, "metric", "Metrics"),
+        "metrics.md": _render_metrics_md(registry),
     }
 
 
@@ -1084,7 +1367,9 @@ def _render_attributes_md(registry: Registry) -> str:
     lines += [
         f"## Official attributes (semantic conventions {registry.manifest.semconv_version})",
         "",
-        "Referenced by this registry, not redefined.",
+        "Referenced by this registry, not redefined. Those whose namespace the reference model "
+        "copy lacks are accepted when the `opentelemetry-semantic-conventions` package ships "
+        f"them as stable; their stability reads `{PACKAGE_STABLE_ORIGIN}`.",
         "",
     ]
     lines += _table(
@@ -1095,7 +1380,7 @@ def _render_attributes_md(registry: Registry) -> str:
                 _md_type(a),
                 _md(a.brief),
                 _md_examples(a.examples),
-                a.stability,
+                _md_stability(a),
                 "yes" if a.id in content else "no",
             ]
             for a in official
@@ -1104,11 +1389,53 @@ def _render_attributes_md(registry: Registry) -> str:
     return "\n".join(lines)
 
 
+def _render_metrics_md(registry: Registry) -> str:
+    version = registry.manifest.semconv_version
+    lines = _md_header(registry, "Metrics")
+    lines += [
+        "Every metric agent-otel records: its own, defined by this registry, and the official "
+        f"ones of the semantic conventions {version} it records as they are defined there "
+        "(listed under `uses_official_metrics` in `semconv/manifest.yaml`).",
+        "",
+    ]
+    lines += _table(
+        ["Metric", "Instrument", "Unit", "Defined by", "Description"],
+        [
+            [
+                f"`{g.metric_name}`",
+                g.instrument,
+                f"`{g.unit}`",
+                f"official (semantic conventions {version})" if g.official else "this registry",
+                _md(g.brief),
+            ]
+            for g in registry.metric_groups()
+        ],
+    )
+    lines += _render_groups_body(registry, [g for g in registry.groups if g.type == "metric"])
+    lines += [f"## Official metrics (semantic conventions {version})", ""]
+    if not registry.official_metrics:
+        lines += ["None.", ""]
+    lines += _render_groups_body(registry, registry.official_metrics, level="###")
+    return "\n".join(lines)
+
+
 def _render_groups_md(registry: Registry, kind: str, title: str) -> str:
     lines = _md_header(registry, title)
+    lines += _render_groups_body(registry, [g for g in registry.groups if g.type == kind])
+    return "\n".join(lines)
+
+
+def _render_groups_body(
+    registry: Registry, groups: Sequence[Group], level: str = "##"
+) -> list[str]:
+    """One section per group, in the given order (file order reads best for ours)."""
+    lines: list[str] = []
     content = set(registry.content_attributes())
-    for group in (g for g in registry.groups if g.type == kind):  # file order reads best
-        lines += [f"## `{group.id}`", "", _md_block(group.brief), ""]
+    version = registry.manifest.semconv_version
+    for group in groups:
+        kind = group.type
+        suffix = " (official)" if group.official else ""
+        lines += [f"{level} `{group.id}`{suffix}", "", _md_block(group.brief), ""]
         facts = [("Stability", group.stability)]
         if kind == "span":
             facts = [
@@ -1128,8 +1455,17 @@ def _render_groups_md(registry: Registry, kind: str, title: str) -> str:
                 ("Instrument", group.instrument),
                 ("Unit", f"`{group.unit}`"),
                 ("Value type", group.metric_value_type or "-"),
+                (
+                    "Defined by",
+                    f"OpenTelemetry semantic conventions {version}, official"
+                    if group.official
+                    else "this registry",
+                ),
                 *facts,
             ]
+            if group.instrument == "histogram":
+                boundaries = ", ".join(_md_number(b) for b in group.buckets)
+                facts.insert(4, ("Advisory bucket boundaries", boundaries or "SDK default"))
         lines += _table(["Property", "Value"], [[k, v] for k, v in facts])
         if group.note:
             lines += [_md_block(group.note), ""]
@@ -1153,14 +1489,14 @@ def _render_groups_md(registry: Registry, kind: str, title: str) -> str:
                     _md_requirement(use),
                     _md(attribute.brief + ("\n\n" + use.note if use.note else "")),
                     _md_examples(attribute.examples),
-                    attribute.stability,
+                    _md_stability(attribute),
                     "yes" if use.ref in content else "no",
                 ]
                 for use in group.uses
                 for attribute in [registry.lookup(use.ref)]
             ],
         )
-    return "\n".join(lines)
+    return lines
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -1178,6 +1514,14 @@ def _md_block(text: str) -> str:
     """Prose as Markdown paragraphs, joined lines within a paragraph."""
     paragraphs = [p for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]
     return "\n\n".join(_oneline(p) for p in paragraphs)
+
+
+def _md_number(value: float) -> str:
+    return str(int(value)) if value.is_integer() else repr(value)
+
+
+def _md_stability(attribute: Attribute) -> str:
+    return PACKAGE_STABLE_ORIGIN if attribute.from_package else attribute.stability
 
 
 def _md_type(attribute: Attribute) -> str:
@@ -1198,6 +1542,9 @@ def _md_examples(examples: Sequence[Any]) -> str:
     shown = []
     for example in examples:
         text = example if isinstance(example, str) else json.dumps(example)
+        if "\n" in text:  # a pretty-printed JSON example (`any` attributes) reads best compact
+            with contextlib.suppress(ValueError):
+                text = json.dumps(json.loads(text), ensure_ascii=False, separators=(",", ":"))
         # Inside a code span a backslash is literal; only newlines and table pipes need care.
         text = text.replace("\n", "\\n").replace("|", "\\|")
         fence = "``" if "`" in text else "`"

@@ -206,9 +206,10 @@ class Session(SpanScope):
             }
         )
 
-    def end(self) -> None:
-        """End the session now (for code that cannot use ``with``)."""
-        self._exit(None)
+    def end(self, error: BaseException | None = None) -> None:
+        """End the session now (for code that cannot use ``with``); ``error`` is what ended
+        it, if anything, with the same meaning as an exception leaving a ``with`` block."""
+        self._exit(error)
 
     def start(self) -> Session:
         """Start the session and make it current (for code that cannot use ``with``)."""

@@ -57,7 +57,85 @@ EXPECTED_OFFICIAL_REFS = {
     "gen_ai.usage.cache_creation.input_tokens",
     "gen_ai.usage.reasoning.output_tokens",
     "gen_ai.token.type",
+    # the LLM client instrumentation (OpenAI / Anthropic)
+    "gen_ai.response.id",
+    "gen_ai.response.finish_reasons",
+    "gen_ai.request.max_tokens",
+    "gen_ai.request.top_p",
+    "gen_ai.request.top_k",
+    "gen_ai.request.stop_sequences",
+    "gen_ai.request.frequency_penalty",
+    "gen_ai.request.presence_penalty",
+    "gen_ai.request.seed",
+    "gen_ai.request.choice.count",
+    "gen_ai.request.stream",
+    "gen_ai.request.encoding_formats",
+    "gen_ai.input.messages",
+    "gen_ai.output.messages",
+    "gen_ai.system_instructions",
+    "gen_ai.tool.definitions",
+    "gen_ai.output.type",
+    "gen_ai.embeddings.dimension.count",
+    "gen_ai.response.time_to_first_chunk",
 }
+
+#: Official attributes the reference model copy lacks (no `server` namespace there), accepted
+#: because the package ships them in its stable modules.
+EXPECTED_PACKAGE_STABLE_REFS = {"server.address", "server.port"}
+
+#: Official metrics the instrumentation records, with the GenAI spec's advisory boundaries.
+EXPECTED_OFFICIAL_METRICS = {
+    "gen_ai.client.token.usage": (
+        1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
+    ),
+    "gen_ai.client.operation.duration": (
+        0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
+    ),
+    "gen_ai.client.operation.time_to_first_chunk": (
+        0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
+    ),
+}  # fmt: skip
+
+#: Content the LLM client span may carry, opt-in only.
+LLM_CONTENT_REFS = {
+    "gen_ai.input.messages",
+    "gen_ai.output.messages",
+    "gen_ai.system_instructions",
+    "gen_ai.tool.definitions",
+}
+
+#: Names the instrumentation code is written against; renaming one breaks it.
+INSTRUMENTATION_NAMES = (
+    "SERVER_ADDRESS",
+    "SERVER_PORT",
+    "GEN_AI_RESPONSE_ID",
+    "GEN_AI_RESPONSE_FINISH_REASONS",
+    "GEN_AI_REQUEST_MAX_TOKENS",
+    "GEN_AI_REQUEST_TOP_P",
+    "GEN_AI_REQUEST_TOP_K",
+    "GEN_AI_REQUEST_STOP_SEQUENCES",
+    "GEN_AI_REQUEST_FREQUENCY_PENALTY",
+    "GEN_AI_REQUEST_PRESENCE_PENALTY",
+    "GEN_AI_REQUEST_SEED",
+    "GEN_AI_REQUEST_CHOICE_COUNT",
+    "GEN_AI_REQUEST_STREAM",
+    "GEN_AI_REQUEST_ENCODING_FORMATS",
+    "GEN_AI_INPUT_MESSAGES",
+    "GEN_AI_OUTPUT_MESSAGES",
+    "GEN_AI_SYSTEM_INSTRUCTIONS",
+    "GEN_AI_TOOL_DEFINITIONS",
+    "GEN_AI_OUTPUT_TYPE",
+    "GEN_AI_EMBEDDINGS_DIMENSION_COUNT",
+    "GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK",
+    "AGENT_USAGE_COST_UNKNOWN",
+    "GenAiOperationNameValues",
+    "GenAiProviderNameValues",
+    "GenAiTokenTypeValues",
+    "GenAiOutputTypeValues",
+    "METRIC_GEN_AI_CLIENT_TOKEN_USAGE",
+    "METRIC_GEN_AI_CLIENT_OPERATION_DURATION",
+    "METRIC_GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK",
+)
 
 needs_reference = pytest.mark.skipif(
     not REFERENCE_DIR.is_dir(),
@@ -295,10 +373,24 @@ def test_manifest_names_registry_and_followed_version() -> None:
 # --------------------------------------------------------------------------------------------
 
 
+def _stable_package_module(attribute_id: str) -> ModuleType | None:
+    """The package's stable attributes module shipping ``attribute_id``, if any."""
+    namespace = attribute_id.split(".")[0]
+    try:
+        module = importlib.import_module(f"opentelemetry.semconv.attributes.{namespace}_attributes")
+    except ImportError:
+        return None
+    return module if getattr(module, _constant(attribute_id), None) == attribute_id else None
+
+
 def test_every_ref_resolves(reference_ids: set[str]) -> None:
     known = reference_ids | _own_ids()
     dangling = sorted(
-        {f"{group}: {use['ref']}" for group, use in _refs() if use["ref"] not in known}
+        {
+            f"{group}: {use['ref']}"
+            for group, use in _refs()
+            if use["ref"] not in known and _stable_package_module(use["ref"]) is None
+        }
     )
     assert not dangling, dangling
 
@@ -307,6 +399,64 @@ def test_expected_official_attributes_exist_and_are_referenced(reference_ids: se
     assert reference_ids >= EXPECTED_OFFICIAL_REFS, EXPECTED_OFFICIAL_REFS - reference_ids
     referenced = {use["ref"] for _, use in _refs()}
     assert referenced >= EXPECTED_OFFICIAL_REFS, EXPECTED_OFFICIAL_REFS - referenced
+    assert referenced >= EXPECTED_PACKAGE_STABLE_REFS
+
+
+def test_package_stable_refs_are_only_those_the_reference_lacks(reference_ids: set[str]) -> None:
+    """Refs outside the reference model are the few stable ones, each typed by the generator."""
+    outside = {use["ref"] for _, use in _refs()} - reference_ids - _own_ids()
+    assert outside == EXPECTED_PACKAGE_STABLE_REFS
+    for attribute_id in outside:
+        assert _stable_package_module(attribute_id) is not None, attribute_id
+
+
+def _reference_groups() -> dict[str, dict[str, Any]]:
+    groups: dict[str, dict[str, Any]] = {}
+    for path in REFERENCE_DIR.rglob("*.yaml"):
+        for group in yaml.safe_load(path.read_text(encoding="utf-8")).get("groups") or []:
+            groups[group["id"]] = group
+    return groups
+
+
+def _resolved_refs(group_id: str, groups: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Ref -> requirement level of a reference group, ``extends`` followed, overrides applied."""
+    group = groups[group_id]
+    levels = _resolved_refs(group["extends"], groups) if "extends" in group else {}
+    for use in group.get("attributes") or []:
+        if "ref" in use and ("requirement_level" in use or use["ref"] not in levels):
+            levels[use["ref"]] = use.get("requirement_level", "recommended")
+    return levels
+
+
+def _level_kind(level: Any) -> str:
+    return level if isinstance(level, str) else next(iter(level))
+
+
+@needs_reference
+def test_llm_span_uses_the_official_requirement_levels() -> None:
+    groups = _reference_groups()
+    inference = _resolved_refs("span.gen_ai.inference.client", groups)
+    embeddings = _resolved_refs("span.gen_ai.embeddings.client", groups)
+    ours = {use["ref"]: use for group, use in _refs() if group == "span.agent.llm.client"}
+    assert set(ours) >= EXPECTED_PACKAGE_STABLE_REFS | LLM_CONTENT_REFS
+    assert set(ours) >= {"agent.usage.cost", "agent.usage.cost_unknown", "error.type"}
+    compared = 0
+    for ref, use in ours.items():
+        official = inference.get(ref, embeddings.get(ref))
+        if official is None:
+            continue
+        assert _level_kind(use["requirement_level"]) == _level_kind(official), ref
+        compared += 1
+    assert compared >= 30
+
+
+@needs_reference
+def test_official_metrics_are_listed_not_redefined() -> None:
+    manifest = yaml.safe_load((REGISTRY_DIR / "manifest.yaml").read_text(encoding="utf-8"))
+    listed = {m["metric_name"]: tuple(m["buckets"]) for m in manifest["uses_official_metrics"]}
+    assert listed == EXPECTED_OFFICIAL_METRICS
+    ours = {g["metric_name"] for g in _groups() if g["type"] == "metric"}
+    assert not ours & set(listed), "official metrics are used as they are, never redefined"
 
 
 # --------------------------------------------------------------------------------------------
@@ -332,7 +482,7 @@ def test_official_constants_come_from_the_package() -> None:
         if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
     }
     checked = 0
-    for attribute_id in EXPECTED_OFFICIAL_REFS:
+    for attribute_id in EXPECTED_OFFICIAL_REFS | EXPECTED_PACKAGE_STABLE_REFS:
         name = _constant(attribute_id)
         namespace = attribute_id.split(".")[0]
         shipped = False
@@ -377,7 +527,47 @@ def test_content_attributes_are_the_annotated_ones(semconv: ModuleType) -> None:
         "agent.change.before",
         "agent.change.after",
         "agent.change.diff",
+        *LLM_CONTENT_REFS,
     } <= expected
+    for group, use in _refs():
+        if use["ref"] in expected:
+            assert use["requirement_level"] == "opt_in", (group, use["ref"])
+
+
+def test_the_instrumentation_names_exist(semconv: ModuleType) -> None:
+    missing = [name for name in INSTRUMENTATION_NAMES if not hasattr(semconv, name)]
+    assert not missing, missing
+    assert semconv.AGENT_USAGE_COST_UNKNOWN == "agent.usage.cost_unknown"
+    assert semconv.SERVER_ADDRESS == "server.address"
+    assert semconv.SERVER_PORT == "server.port"
+    assert [m.value for m in semconv.GenAiOutputTypeValues] == ["text", "json", "image", "speech"]
+
+
+def test_generated_gen_ai_names_pass_the_official_check(semconv: ModuleType) -> None:
+    from tests.semconv.official import check_span_against_reference
+
+    names = {
+        value
+        for name, value in vars(semconv).items()
+        if name.startswith("GEN_AI_") and isinstance(value, str)
+    }
+    problems = check_span_against_reference(dict.fromkeys(names, object()))
+    assert not [p for p in problems if "not in the official" in p or "deprecated" in p], problems
+
+
+@needs_reference
+def test_official_metric_specs_match_the_reference(semconv: ModuleType) -> None:
+    from tests.semconv.official import check_metric_against_reference
+
+    groups = _reference_groups()
+    by_name = {g["metric_name"]: g for g in groups.values() if g.get("type") == "metric"}
+    for name, buckets in EXPECTED_OFFICIAL_METRICS.items():
+        spec = getattr(semconv, "METRIC_" + _constant(name))
+        assert spec.name == name
+        assert not check_metric_against_reference(spec.name, spec.instrument, spec.unit)
+        assert spec.description == " ".join(by_name[name]["brief"].split())
+        assert spec.attributes == tuple(_resolved_refs(by_name[name]["id"], groups))
+        assert spec.buckets == buckets
 
 
 def test_spans_events_metrics_and_versions(semconv: ModuleType) -> None:
@@ -395,6 +585,11 @@ def test_spans_events_metrics_and_versions(semconv: ModuleType) -> None:
             )
             assert spec.description
             assert spec.attributes == tuple(u["ref"] for u in group.get("attributes") or [])
+            buckets = ((group.get("annotations") or {}).get("agent_otel") or {}).get("buckets")
+            assert spec.buckets == (tuple(buckets) if buckets else None)
+            if spec.buckets:
+                assert spec.instrument == "histogram"
+                assert list(spec.buckets) == sorted(set(spec.buckets))
     assert semconv.SEMCONV_VERSION == FOLLOWED_VERSION
     assert f"https://opentelemetry.io/schemas/{FOLLOWED_VERSION}" == semconv.SCHEMA_URL
     assert semconv.REGISTRY_VERSION == "0.1.0"
@@ -667,3 +862,165 @@ def test_generator_names_a_missing_reference_model(gen: ModuleType, tmp_path: Pa
     registry, _ = _mini_registry(tmp_path)
     with pytest.raises(gen.RegistryError, match="official reference model not found"):
         gen.load_registry(registry, tmp_path / "nowhere")
+
+
+# --------------------------------------------------------------------------------------------
+# Refs the reference model lacks, official metrics and bucket boundaries
+# --------------------------------------------------------------------------------------------
+
+_MINI_METRICS_REFERENCE = """
+groups:
+  - id: metric_attributes.gen_ai
+    type: attribute_group
+    brief: Metric attributes.
+    attributes:
+      - ref: server.address
+        requirement_level: recommended
+      - ref: gen_ai.operation.name
+        requirement_level: required
+  - id: metric.gen_ai.client.operation.duration
+    type: metric
+    metric_name: gen_ai.client.operation.duration
+    brief: GenAI operation duration.
+    instrument: histogram
+    unit: s
+    stability: development
+    extends: metric_attributes.gen_ai
+    attributes:
+      - ref: session.id
+        requirement_level:
+          conditionally_required: if any
+  - id: metric.gen_ai.demo.count
+    type: metric
+    metric_name: gen_ai.demo.count
+    brief: A counter.
+    instrument: counter
+    unit: "{call}"
+    stability: development
+"""
+
+_OFFICIAL_METRICS_MANIFEST = """
+uses_official_metrics:
+  - metric_name: gen_ai.client.operation.duration
+    buckets: [0.01, 0.02, 0.04]
+"""
+
+
+def _with_package_ref(ref: str) -> str:
+    return _MINI_MODEL.replace(
+        "      - ref: agent.demo.state\n",
+        f"      - ref: {ref}\n        requirement_level: recommended\n"
+        "      - ref: agent.demo.state\n",
+    )
+
+
+def test_a_stable_package_ref_is_accepted_and_marked(gen: ModuleType, tmp_path: Path) -> None:
+    registry = gen.load_registry(*_mini_registry(tmp_path, _with_package_ref("server.port")))
+    attribute = registry.lookup("server.port")
+    assert (attribute.type, attribute.stability, attribute.from_package) == ("int", "stable", True)
+    assert attribute.brief == "Server port number."
+    source = gen.render_python(registry)
+    assert "SERVER_PORT: Final = server_attributes.SERVER_PORT" in source
+    spans = gen.render_markdown(registry)["spans.md"]
+    row = next(line for line in spans.splitlines() if line.startswith("| `server.port`"))
+    assert "| `int` |" in row
+    assert "stable, from the opentelemetry-semantic-conventions package" in row
+    attributes = gen.render_markdown(registry)["attributes.md"]
+    assert "stable, from the opentelemetry-semantic-conventions package" in attributes
+
+
+@pytest.mark.parametrize(
+    ("ref", "message"),
+    [
+        ("server.nope", "ref server.nope: dangling ref"),  # a stable namespace, no such name
+        ("cloud.region", "ref cloud.region: dangling ref"),  # incubating only: not accepted
+        ("url.full", "ref url.full: not in the reference model; the package ships it as stable"),
+    ],
+)
+def test_a_ref_found_nowhere_or_untyped_still_fails(
+    gen: ModuleType, tmp_path: Path, ref: str, message: str
+) -> None:
+    with pytest.raises(gen.RegistryError) as caught:
+        gen.load_registry(*_mini_registry(tmp_path, _with_package_ref(ref)))
+    assert message in str(caught.value)
+    if ref == "url.full":
+        assert "PACKAGE_STABLE_TYPES" in str(caught.value)
+
+
+def _official_metrics_registry(tmp_path: Path, manifest_tail: str) -> tuple[Path, Path]:
+    registry, reference = _mini_registry(tmp_path)
+    with (registry / "manifest.yaml").open("a", encoding="utf-8") as manifest:
+        manifest.write(manifest_tail)
+    (reference / "metrics.yaml").write_text(_MINI_METRICS_REFERENCE, encoding="utf-8")
+    return registry, reference
+
+
+def test_official_metrics_are_read_from_the_reference(gen: ModuleType, tmp_path: Path) -> None:
+    registry = gen.load_registry(*_official_metrics_registry(tmp_path, _OFFICIAL_METRICS_MANIFEST))
+    source = gen.render_python(registry)
+    namespace: dict[str, Any] = {}
+    exec(compile(source, "semconv.py", "exec"), namespace)
+    spec = namespace["METRIC_GEN_AI_CLIENT_OPERATION_DURATION"]
+    assert (spec.name, spec.instrument, spec.unit) == (
+        "gen_ai.client.operation.duration",
+        "histogram",
+        "s",
+    )
+    assert spec.description == "GenAI operation duration."
+    assert spec.attributes == ("server.address", "gen_ai.operation.name", "session.id")
+    assert spec.buckets == (0.01, 0.02, 0.04)
+    assert namespace["METRIC_AGENT_DEMO_COUNT"].buckets is None
+    assert "name=gen_ai_metrics.GEN_AI_CLIENT_OPERATION_DURATION" in source
+    assert "SERVER_ADDRESS: Final = server_attributes.SERVER_ADDRESS" in source
+    metrics = gen.render_markdown(registry)["metrics.md"]
+    assert (
+        "| `gen_ai.client.operation.duration` | histogram | `s` | official (semantic conventions "
+        "1.41.1) | GenAI operation duration. |"
+    ) in metrics
+    assert "| `agent.demo.count_total` | counter | `{demo}` | this registry |" in metrics
+    assert "### `metric.gen_ai.client.operation.duration` (official)" in metrics
+    assert "| Advisory bucket boundaries | 0.01, 0.02, 0.04 |" in metrics
+
+
+@pytest.mark.parametrize(
+    ("tail", "message"),
+    [
+        (
+            "uses_official_metrics:\n  - metric_name: gen_ai.client.nothing\n",
+            "uses_official_metrics gen_ai.client.nothing: no such metric",
+        ),
+        (
+            "uses_official_metrics:\n  - metric_name: gen_ai.demo.count\n    buckets: [1, 2]\n",
+            "`buckets` only apply to histograms, not counter",
+        ),
+        (
+            "uses_official_metrics:\n  - metric_name: gen_ai.client.operation.duration\n"
+            "    buckets: [1, 1, 2]\n",
+            "`buckets` must be a non-empty, strictly increasing number list",
+        ),
+        (
+            "uses_official_metrics:\n  - metric_name: gen_ai.client.operation.duration\n"
+            "    boundaries: [1]\n",
+            "unknown keys ['boundaries']",
+        ),
+        ("uses_official_metrics: gen_ai.client.operation.duration\n", "must be a list"),
+    ],
+)
+def test_bad_official_metric_entries_are_rejected(
+    gen: ModuleType, tmp_path: Path, tail: str, message: str
+) -> None:
+    with pytest.raises(gen.RegistryError) as caught:
+        gen.load_registry(*_official_metrics_registry(tmp_path, tail))
+    assert message in str(caught.value)
+
+
+def test_own_histograms_take_buckets_from_an_annotation(gen: ModuleType, tmp_path: Path) -> None:
+    histogram = _MINI_MODEL.replace("instrument: counter", "instrument: histogram").replace(
+        "    brief: Demo count.\n",
+        "    brief: Demo count.\n    annotations:\n      agent_otel: {buckets: [1, 2.5, 10]}\n",
+    )
+    registry = gen.load_registry(*_mini_registry(tmp_path, histogram))
+    assert "buckets=(1.0, 2.5, 10.0)" in gen.render_python(registry)
+    counter = histogram.replace("instrument: histogram", "instrument: counter")
+    with pytest.raises(gen.RegistryError, match=r"agent_otel\.buckets only applies to histograms"):
+        gen.load_registry(*_mini_registry(tmp_path / "counter", counter))

@@ -1,0 +1,57 @@
+"""Reading fields from SDK response objects and from plain JSON alike.
+
+A response reaches the instrumentation either as the SDK's typed object (``ChatCompletion``)
+or, for ``with_raw_response`` calls, as the JSON body. One accessor reads both, so that each
+extractor is written once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+
+def get(obj: Any, *path: str | int) -> Any:
+    """``obj.a.b`` or ``obj["a"]["b"]`` (or a list index), None where anything is missing."""
+    for key in path:
+        if obj is None:
+            return None
+        if isinstance(key, int):
+            try:
+                obj = obj[key]
+            except (IndexError, KeyError, TypeError):
+                return None
+        elif isinstance(obj, Mapping):
+            obj = obj.get(key)
+        else:
+            obj = getattr(obj, key, None)
+    return obj
+
+
+def as_int(value: Any) -> int | None:
+    """A token count as the API sent it, or None (a missing or malformed field)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return None
+    return value
+
+
+def as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    try:
+        return list(value)
+    except TypeError:
+        return []
+
+
+def arguments_value(raw: Any) -> Any:
+    """Tool-call arguments: JSON text becomes its value, anything else stays as it is."""
+    if isinstance(raw, str):
+        try:
+            return json.loads(raw)
+        except ValueError:
+            return raw
+    return raw

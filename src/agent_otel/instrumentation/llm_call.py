@@ -1,0 +1,293 @@
+"""One LLM API call, recorded as the official GenAI client span plus cost and metrics.
+
+Every instrumentor turns its library's request into an :class:`LLMCall`, feeds it what the
+response (or the stream) reveals, and finishes it exactly once, whatever path the call takes.
+Everything here is guarded: an error of ours is logged and the app's call goes on untouched.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
+from opentelemetry.metrics import MeterProvider, get_meter
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer, TracerProvider
+
+from agent_otel import semconv as sc
+from agent_otel.content import ContentPolicy
+from agent_otel.cost import PriceBook, TokenUsage, default_price_book
+from agent_otel.errors import internal_error
+from agent_otel.instrumentation.messages import (
+    CAPTURE_ENV,
+    Message,
+    content_policy_from_env,
+    encode_messages,
+)
+from agent_otel.instrumentation.metrics import GenAIMetrics
+from agent_otel.version import __version__
+
+# Operations whose spans are LLM client calls (as opposed to agents, tools, workflows).
+_LLM_OPERATIONS = frozenset({"chat", "text_completion", "generate_content", "embeddings"})
+
+
+@dataclass
+class Recorder:
+    """What one instrumentor records with: its tracer, metrics, prices and content policy."""
+
+    tracer: Tracer
+    metrics: GenAIMetrics
+    prices: PriceBook | None = None
+    _content: ContentPolicy | None = None
+    _content_switch: str | None = None
+
+    @property
+    def content(self) -> ContentPolicy:
+        """The content policy, following the capture variable even when it changes at run
+        time (it is one environment lookup per call)."""
+        switch = os.environ.get(CAPTURE_ENV)
+        if self._content is None or switch != self._content_switch:
+            self._content, self._content_switch = content_policy_from_env(), switch
+        return self._content
+
+    @classmethod
+    def create(
+        cls,
+        scope: str,
+        tracer_provider: TracerProvider | None = None,
+        meter_provider: MeterProvider | None = None,
+    ) -> Recorder:
+        tracer = trace.get_tracer(scope, __version__, tracer_provider, schema_url=sc.SCHEMA_URL)
+        meter = get_meter(scope, __version__, meter_provider, schema_url=sc.SCHEMA_URL)
+        return cls(tracer, GenAIMetrics(meter))
+
+    def price_book(self) -> PriceBook:
+        if self.prices is None:
+            self.prices = default_price_book()
+        return self.prices
+
+    def start(
+        self,
+        *,
+        operation: str,
+        provider: str,
+        request_model: str | None,
+        server_address: str | None,
+        server_port: int | None,
+        attributes: Mapping[str, Any],
+        input_messages: Sequence[Message] = (),
+        system_instructions: Sequence[Mapping[str, Any]] = (),
+        stream: bool = False,
+    ) -> LLMCall | None:
+        """Start recording a call, or None when instrumentation is suppressed here."""
+        if not is_instrumentation_enabled():
+            return None
+        try:
+            return LLMCall(
+                self,
+                operation=operation,
+                provider=provider,
+                request_model=request_model,
+                server_address=server_address,
+                server_port=server_port,
+                attributes=attributes,
+                input_messages=input_messages,
+                system_instructions=system_instructions,
+                stream=stream,
+            )
+        except Exception:
+            internal_error(f"starting the span of a {provider} {operation} call")
+            return None
+
+
+@dataclass
+class Response:
+    """What a response (or a finished stream) tells about the call."""
+
+    response_id: str | None = None
+    response_model: str | None = None
+    finish_reasons: list[str] = field(default_factory=list)
+    usage: TokenUsage | None = None
+    output_messages: list[Message] = field(default_factory=list)
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+
+def is_llm_client_span(span: Span) -> bool:
+    """A recording span made by another instrumentation for the same LLM call: the official
+    ``opentelemetry-instrumentation-genai-*`` ones wrap the client one level above us."""
+    if not span.is_recording():
+        return False
+    attrs = getattr(span, "attributes", None) or {}
+    return getattr(span, "kind", None) is SpanKind.CLIENT and (
+        attrs.get(sc.GEN_AI_OPERATION_NAME) in _LLM_OPERATIONS
+    )
+
+
+class LLMCall:
+    """The span of one call and what is known about it so far."""
+
+    def __init__(
+        self,
+        recorder: Recorder,
+        *,
+        operation: str,
+        provider: str,
+        request_model: str | None,
+        server_address: str | None,
+        server_port: int | None,
+        attributes: Mapping[str, Any],
+        input_messages: Sequence[Message],
+        system_instructions: Sequence[Mapping[str, Any]],
+        stream: bool,
+    ) -> None:
+        self._recorder = recorder
+        # Run first when the call finishes: a stream's reader turns what it gathered into
+        # the response (finish reasons, output messages).
+        self.before_finish: Callable[[LLMCall], None] | None = None
+        self._started = time.perf_counter()
+        self._first_chunk: float | None = None
+        self._finished = False
+        self.response = Response()
+        self._metric_attrs: dict[str, Any] = {
+            sc.GEN_AI_OPERATION_NAME: operation,
+            sc.GEN_AI_PROVIDER_NAME: provider,
+        }
+        if request_model:
+            self._metric_attrs[sc.GEN_AI_REQUEST_MODEL] = request_model
+        if server_address:
+            self._metric_attrs[sc.SERVER_ADDRESS] = server_address
+            if server_port:
+                self._metric_attrs[sc.SERVER_PORT] = server_port
+        self._stream = stream
+        self._provider = provider
+        self._request_model = request_model
+
+        start_attrs: dict[str, Any] = {**self._metric_attrs, **attributes}
+        if stream:
+            start_attrs[sc.GEN_AI_REQUEST_STREAM] = True
+        content = recorder.content
+        inputs = encode_messages(input_messages, content)
+        if inputs is not None:
+            start_attrs[sc.GEN_AI_INPUT_MESSAGES] = inputs
+        instructions = (
+            encode_messages([{"role": "system", "parts": list(system_instructions)}], content)
+            if system_instructions
+            else None
+        )
+        if instructions is not None:
+            start_attrs[sc.GEN_AI_SYSTEM_INSTRUCTIONS] = instructions
+
+        current = trace.get_current_span()
+        if is_llm_client_span(current):
+            # Enrich the span another instrumentation made for this call: one span per call.
+            self.span: Span = current
+            self._owns_span = False
+            for key, value in start_attrs.items():
+                if key not in (getattr(current, "attributes", None) or {}):
+                    current.set_attribute(key, value)
+        else:
+            name = f"{operation} {request_model}" if request_model else operation
+            self.span = recorder.tracer.start_span(
+                name, kind=SpanKind.CLIENT, attributes=start_attrs
+            )
+            self._owns_span = True
+
+    @contextmanager
+    def current(self) -> Iterator[None]:
+        """Make the span current while the library sends the request, so that HTTP spans
+        nest under it and a nested instrumented call sees that it is inside one."""
+        with trace.use_span(self.span, end_on_exit=False, record_exception=False):
+            yield
+
+    @property
+    def capture_content(self) -> bool:
+        return self._recorder.content.capture
+
+    def chunk_received(self) -> None:
+        if self._first_chunk is None:
+            self._first_chunk = time.perf_counter()
+
+    @property
+    def finished(self) -> bool:
+        return self._finished
+
+    def finish(self, error: BaseException | None = None) -> None:
+        """Set what the response said, the cost and the error, record the metrics and end
+        the span. Safe to call more than once; only the first call counts."""
+        if self._finished:
+            return
+        self._finished = True
+        try:
+            if self.before_finish is not None:
+                self.before_finish(self)
+            self._finish(error)
+        except Exception:
+            internal_error(f"finishing the span of a {self._provider} call")
+            if self._owns_span:
+                self.span.end()
+
+    def _finish(self, error: BaseException | None) -> None:
+        ended = time.perf_counter()
+        response = self.response
+        span = self.span
+        attrs: dict[str, Any] = dict(response.attributes)
+        if response.response_id:
+            attrs[sc.GEN_AI_RESPONSE_ID] = response.response_id
+        if response.response_model:
+            attrs[sc.GEN_AI_RESPONSE_MODEL] = response.response_model
+            self._metric_attrs[sc.GEN_AI_RESPONSE_MODEL] = response.response_model
+        if response.finish_reasons:
+            attrs[sc.GEN_AI_RESPONSE_FINISH_REASONS] = tuple(response.finish_reasons)
+        if self._stream and self._first_chunk is not None:
+            attrs[sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = self._first_chunk - self._started
+        usage = response.usage
+        if usage is not None:
+            attrs[sc.GEN_AI_USAGE_INPUT_TOKENS] = usage.input_tokens
+            attrs[sc.GEN_AI_USAGE_OUTPUT_TOKENS] = usage.output_tokens
+            if usage.cache_read_tokens:
+                attrs[sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = usage.cache_read_tokens
+            if usage.cache_creation_tokens:
+                attrs[sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] = usage.cache_creation_tokens
+            if usage.reasoning_tokens:
+                attrs[sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = usage.reasoning_tokens
+            model = response.response_model or self._request_model
+            cost = self._recorder.price_book().cost(self._provider, model, usage)
+            if cost is None:
+                attrs[sc.AGENT_USAGE_COST_UNKNOWN] = True
+            else:
+                attrs[sc.AGENT_USAGE_COST] = cost
+        outputs = encode_messages(response.output_messages, self._recorder.content)
+        if outputs is not None:
+            attrs[sc.GEN_AI_OUTPUT_MESSAGES] = outputs
+        if error is not None:
+            error_type = type(error).__qualname__
+            attrs[sc.ERROR_TYPE] = error_type
+            self._metric_attrs[sc.ERROR_TYPE] = error_type
+        span.set_attributes(attrs)
+        if error is not None:
+            if self._owns_span:
+                span.record_exception(error)
+            span.set_status(Status(StatusCode.ERROR, str(error) or type(error).__name__))
+        if self._owns_span:
+            span.end()
+
+        metrics = self._recorder.metrics
+        metrics.duration.record(ended - self._started, self._metric_attrs)
+        if self._stream and self._first_chunk is not None:
+            metrics.time_to_first_chunk.record(
+                self._first_chunk - self._started, self._metric_attrs
+            )
+        if usage is not None:
+            token_type = sc.GEN_AI_TOKEN_TYPE
+            metrics.token_usage.record(
+                usage.input_tokens, {**self._metric_attrs, token_type: "input"}
+            )
+            if self._metric_attrs[sc.GEN_AI_OPERATION_NAME] != "embeddings":
+                metrics.token_usage.record(
+                    usage.output_tokens, {**self._metric_attrs, token_type: "output"}
+                )

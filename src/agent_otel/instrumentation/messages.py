@@ -1,0 +1,78 @@
+"""Prompt and completion content in the official ``gen_ai.input.messages`` /
+``gen_ai.output.messages`` form, captured only when the user opts in.
+
+The switch is the one every OpenTelemetry GenAI instrumentation reads,
+``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``. Captured text goes through the same
+redaction and byte budget as agent content, part by part, so that the recorded JSON stays
+valid JSON however much was cut.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from agent_otel.content import ContentPolicy
+
+CAPTURE_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+# Older instrumentations take true/false; newer ones name where content goes.
+_ON_SPANS = frozenset({"true", "1", "yes", "span_only", "span_and_event"})
+
+Part = dict[str, Any]
+Message = dict[str, Any]
+
+
+def content_policy_from_env() -> ContentPolicy:
+    value = os.environ.get(CAPTURE_ENV, "").strip().lower()
+    return ContentPolicy.from_env(capture=value in _ON_SPANS)
+
+
+def text_part(text: str) -> Part:
+    return {"type": "text", "content": text}
+
+
+def tool_call_part(call_id: str | None, name: str | None, arguments: Any) -> Part:
+    return {"type": "tool_call", "id": call_id, "name": name, "arguments": arguments}
+
+
+def tool_response_part(call_id: str | None, response: Any) -> Part:
+    return {"type": "tool_call_response", "id": call_id, "response": response}
+
+
+def encode_messages(messages: Sequence[Message], policy: ContentPolicy) -> str | None:
+    """The JSON attribute value for ``messages``, or None when capture is off.
+
+    Every string inside the parts is redacted and cut; the budget is shared among the
+    strings so that the whole value stays near the policy's limit.
+    """
+    if not policy.capture or not messages:
+        return None
+    strings = sum(_count_strings(m.get("parts", ())) for m in messages) or 1
+    share = ContentPolicy(capture=True, max_bytes=max(256, policy.max_bytes // strings))
+    prepared = [{**m, "parts": [_prepare(p, share) for p in m.get("parts", ())]} for m in messages]
+    return json.dumps(prepared, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def _count_strings(value: Any) -> int:
+    if isinstance(value, str):
+        return 1
+    if isinstance(value, Mapping):
+        return sum(_count_strings(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return sum(_count_strings(v) for v in value)
+    return 0
+
+
+def _prepare(value: Any, policy: ContentPolicy) -> Any:
+    if isinstance(value, str):
+        captured = policy.capture_text(value)
+        return captured.text if captured is not None else None
+    if isinstance(value, Mapping):
+        return {
+            k: v if k in ("type", "id", "name") else _prepare(v, policy) for k, v in value.items()
+        }
+    if isinstance(value, (list, tuple)):
+        return [_prepare(v, policy) for v in value]
+    return value
