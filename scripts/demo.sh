@@ -3,7 +3,7 @@
 # store), then show the stored sessions and the new session's tree with the CLI.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-"$root/scripts/bootstrap.sh"
+"$root/scripts/bootstrap.sh" demo
 out="$("$root/.venv/bin/python" "$root/examples/demo_agent.py" "$@")"
 echo "$out"
 session_id="$(echo "$out" | sed -n 's/^session \([^ ]*\) recorded.*/\1/p')"
