@@ -49,6 +49,7 @@ still used, and an unparsable file is ignored as a whole.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -539,24 +540,7 @@ class PriceBook:
         return best[1] if best else None
 
 
-_default: PriceBook | None = None
-_default_lock = threading.Lock()
-
-
+@functools.cache
 def default_price_book() -> PriceBook:
     """The process-wide price book, built from ``AGENT_OTEL_PRICES`` on first use."""
-    global _default
-    book = _default
-    if book is None:
-        with _default_lock:
-            if _default is None:
-                _default = PriceBook.from_env()
-            book = _default
-    return book
-
-
-def _reset_default_price_book() -> None:
-    """Forget the process-wide price book (tests; a changed AGENT_OTEL_PRICES)."""
-    global _default
-    with _default_lock:
-        _default = None
+    return PriceBook.from_env()

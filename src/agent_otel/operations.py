@@ -36,13 +36,19 @@ _WHERE = "agent_otel.operation()"
 
 
 def executable_name(command: str) -> str:
-    """The program a command line runs (``pytest`` for ``pytest -q tests/``): the part of a
-    command that is safe to record when command lines themselves are content."""
+    """The program a command line runs (``pytest`` for ``FOO=1 pytest -q tests/``): the part
+    of a command that is safe to record when command lines themselves are content. Leading
+    ``NAME=value`` environment assignments are skipped: they are where secrets sit."""
     try:
         words = shlex.split(command)
     except ValueError:  # unbalanced quotes: fall back to whitespace
         words = command.split()
-    return os.path.basename(words[0]) if words else ""
+    for word in words:
+        name, sep, _ = word.partition("=")
+        if sep and name.isidentifier():
+            continue
+        return os.path.basename(word)
+    return ""
 
 
 class Operation(SpanScope):
@@ -327,7 +333,7 @@ class Operation(SpanScope):
         if target is not None:
             if op_type == "execute":
                 # A command line is content (it may hold secrets); its program name is not.
-                attrs[sc.PROCESS_EXECUTABLE_NAME] = executable_name(target)
+                attrs[sc.PROCESS_EXECUTABLE_NAME] = content.scrub(executable_name(target))
                 captured = content.capture_text(target)
                 if captured is not None:
                     attrs[sc.PROCESS_COMMAND_LINE] = captured.text
@@ -335,6 +341,7 @@ class Operation(SpanScope):
                 else:
                     attrs[sc.AGENT_OPERATION_TARGET] = attrs[sc.PROCESS_EXECUTABLE_NAME]
             else:
+                target = content.scrub(target)
                 attrs[sc.AGENT_OPERATION_TARGET] = target
                 if op_type in _FILE_TYPES:
                     attrs[sc.FILE_PATH] = target

@@ -89,14 +89,19 @@ def bare_run(n: int) -> float:
     return time.perf_counter() - began
 
 
+# An agent works on a project's files, coming back to them: targets cycle through these.
+TARGETS = [f"src/pkg{i % 7}/module_{i}.py" for i in range(200)]
+
+
 def agent_run(n: int) -> float:
     """n operations in one session through agent-otel's public API; seconds."""
     tel = agent_otel.configure(tracer_provider=_provider(_Drop()), set_global=False)
+    targets = [TARGETS[i % len(TARGETS)] for i in range(n)]
     try:
         began = time.perf_counter()
         with agent_otel.session(user_id="bench", model="m", model_tier=2) as s:
-            for _ in range(n):
-                with s.operation("read", target="src/app.py"):
+            for target in targets:
+                with s.operation("read", target=target):
                     pass
         return time.perf_counter() - began
     finally:

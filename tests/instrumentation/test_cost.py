@@ -548,12 +548,12 @@ def test_from_env_and_default_price_book(tmp_path: Path, monkeypatch: pytest.Mon
     path = _write(tmp_path, {"models": [{"model": "env-model", "input": 1, "output": 1}]})
     monkeypatch.setenv(PRICES_ENV, str(path))
     assert PriceBook.from_env().cost(None, "env-model", TokenUsage(1_000_000)) == approx(1)
-    cost_mod._reset_default_price_book()
+    cost_mod.default_price_book.cache_clear()
     try:
         first = default_price_book()
         assert first is default_price_book()
         assert first.cost("openai", "env-model", TokenUsage(2_000_000)) == approx(2)
     finally:
-        cost_mod._reset_default_price_book()
+        cost_mod.default_price_book.cache_clear()
     monkeypatch.setenv(PRICES_ENV, "")
     assert PriceBook.from_env().cost(None, "env-model", TokenUsage(1)) is None

@@ -9,6 +9,7 @@ valid JSON however much was cut.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -50,9 +51,19 @@ def encode_messages(messages: Sequence[Message], policy: ContentPolicy) -> str |
     if not policy.capture or not messages:
         return None
     strings = sum(_count_strings(m.get("parts", ())) for m in messages) or 1
-    share = ContentPolicy(capture=True, max_bytes=max(256, policy.max_bytes // strings))
+    share = dataclasses.replace(policy, max_bytes=max(256, policy.max_bytes // strings))
     prepared = [{**m, "parts": [_prepare(p, share) for p in m.get("parts", ())]} for m in messages]
-    return json.dumps(prepared, ensure_ascii=False, separators=(",", ":"), default=str)
+    encoded = json.dumps(prepared, ensure_ascii=False, separators=(",", ":"), default=str)
+    # A second pass over the JSON sees keys and values together ({"password": "..."} in tool
+    # arguments), which the pass over each string alone cannot.
+    scrubbed = policy.scrub(encoded)
+    if scrubbed == encoded:
+        return encoded
+    try:
+        json.loads(scrubbed)
+    except ValueError:
+        return encoded  # never record broken JSON; every string was redacted on its own
+    return scrubbed
 
 
 def _count_strings(value: Any) -> int:

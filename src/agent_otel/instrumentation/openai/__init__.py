@@ -17,7 +17,8 @@ from wrapt import wrap_function_wrapper
 
 from agent_otel.instrumentation.base import LLMInstrumentor
 from agent_otel.instrumentation.llm_call import Recorder
-from agent_otel.instrumentation.openai.patch import async_wrapper, sync_wrapper
+from agent_otel.instrumentation.openai.patch import OpenAIAdapter
+from agent_otel.instrumentation.stainless import async_wrapper, sync_wrapper
 
 _MODULE = "openai._base_client"
 SUPPORTED = ("openai >= 1.40.0, < 5",)
@@ -32,8 +33,9 @@ class OpenAIInstrumentor(LLMInstrumentor):
         return SUPPORTED
 
     def _patch(self, recorder: Recorder) -> None:
-        wrap_function_wrapper(_MODULE, "SyncAPIClient.request", sync_wrapper(recorder))
-        wrap_function_wrapper(_MODULE, "AsyncAPIClient.request", async_wrapper(recorder))
+        adapter = OpenAIAdapter()
+        wrap_function_wrapper(_MODULE, "SyncAPIClient.request", sync_wrapper(recorder, adapter))
+        wrap_function_wrapper(_MODULE, "AsyncAPIClient.request", async_wrapper(recorder, adapter))
 
     def _unpatch(self) -> None:
         import openai._base_client as base
