@@ -15,7 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx2 as httpx
+from tests.instrumentation.sdk_http import http_library
+
+httpx = http_library("anthropic")
+
 
 MODEL = "claude-sonnet-4-6"
 RESPONSE_MODEL = "claude-sonnet-4-6"

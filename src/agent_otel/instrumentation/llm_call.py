@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.metrics import MeterProvider, get_meter
@@ -196,13 +196,19 @@ class LLMCall:
                 name, kind=SpanKind.CLIENT, attributes=start_attrs
             )
             self._owns_span = True
+        # The call's context: current while the request is sent, and the context of its
+        # metric points, so that their exemplars point at this span.
+        self._context = trace.set_span_in_context(self.span)
 
-    @contextmanager
-    def current(self) -> Iterator[None]:
+    def attach(self) -> object:
         """Make the span current while the library sends the request, so that HTTP spans
-        nest under it and a nested instrumented call sees that it is inside one."""
-        with trace.use_span(self.span, end_on_exit=False, record_exception=False):
-            yield
+        nest under it and a nested instrumented call sees that it is inside one. Returns
+        the token for :meth:`detach`."""
+        return otel_context.attach(self._context)
+
+    @staticmethod
+    def detach(token: object) -> None:
+        otel_context.detach(token)  # type: ignore[arg-type]
 
     @property
     def capture_content(self) -> bool:

@@ -156,14 +156,16 @@ def sync_wrapper(recorder: Recorder, adapter: ClientAdapter) -> Callable[..., An
                 RECORDING.reset(token)
         plan, call, args, kwargs = prepared
         token = RECORDING.set(True)
+        current = call.attach()
         try:
-            with call.current():
-                result = wrapped(*args, **kwargs)
+            result = wrapped(*args, **kwargs)
         except BaseException as error:
+            call.detach(current)
             call.finish(error)
             raise
         finally:
             RECORDING.reset(token)
+        call.detach(current)
         return _handle_result(adapter, call, plan, result, is_async=False)
 
     return request
@@ -184,14 +186,16 @@ def async_wrapper(recorder: Recorder, adapter: ClientAdapter) -> Callable[..., A
                 RECORDING.reset(token)
         plan, call, args, kwargs = prepared
         token = RECORDING.set(True)
+        current = call.attach()
         try:
-            with call.current():
-                result = await wrapped(*args, **kwargs)
+            result = await wrapped(*args, **kwargs)
         except BaseException as error:
+            call.detach(current)
             call.finish(error)
             raise
         finally:
             RECORDING.reset(token)
+        call.detach(current)
         return _handle_result(adapter, call, plan, result, is_async=True)
 
     return request

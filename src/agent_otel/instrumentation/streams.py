@@ -1,29 +1,30 @@
-"""Stream wrappers that end an LLM call's span on every way a stream can end.
+"""Observing a streamed response without replacing the object the app receives.
 
 A streamed response ends when the app exhausts it, breaks out of its loop, closes it, leaves
-its ``with`` block, raises inside the loop, is cancelled, or simply drops it. Only some of
-these reach the stream object: a ``break`` or an exception in the loop body tells it nothing,
-so the span also ends when the wrapper is garbage-collected — with whatever usage was seen.
+its ``with`` block, raises inside the loop, is cancelled, or simply drops it. The span of the
+call must end on each of these, with whatever usage was seen.
 
-The wrappers are ``wrapt`` proxies: ``isinstance(stream, openai.Stream)``, attribute access
-(``stream.response``) and the context-manager protocol behave exactly as without them.
+The app keeps the SDK's own stream object — ``type(stream) is openai.Stream``, every
+attribute and helper as the SDK made it (a proxy would not do: some SDK versions accept only
+exact instances in ``isinstance``). Two things are changed on that one instance: its item
+iterator (``_iterator``, which both SDKs' ``__iter__``/``__next__`` read) is wrapped in a
+generator that reads each item and ends the call when the iteration ends, fails, or the
+generator is closed — which Python does when the stream is garbage-collected after a
+``break`` — and its ``close`` also ends the call (``__exit__`` calls ``close``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from types import TracebackType
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, Protocol
-
-import wrapt
 
 from agent_otel.errors import internal_error
 from agent_otel.instrumentation.llm_call import LLMCall
 
 
 class ItemObserver(Protocol):
-    """Reads a stream's items into the call's response; True hides the item from the app
-    (an item that exists only because the instrumentation asked for it)."""
+    """Reads one item into the call's response; True hides the item from the app (an item
+    that exists only because the instrumentation asked for it)."""
 
     def __call__(self, call: LLMCall, item: Any) -> bool: ...
 
@@ -37,106 +38,70 @@ def _observe(call: LLMCall, observe: ItemObserver, item: Any) -> bool:
         return False
 
 
-class _StreamBase(wrapt.ObjectProxy):  # type: ignore[type-arg]
-    def __init__(self, wrapped: Any, call: LLMCall, observe: ItemObserver) -> None:
-        super().__init__(wrapped)
-        self._self_call = call
-        self._self_observe = observe
-
-    def _self_end(self, error: BaseException | None = None) -> None:
-        self._self_call.finish(error)
-
-    def __del__(self) -> None:
-        # Dropped before the end (a `break`, an exception in the loop): end the span now.
-        call = getattr(self, "_self_call", None)
-        if call is not None and not call.finished:
-            call.finish()
-
-
-class SyncStream(_StreamBase):
-    """A synchronous stream whose items feed an :class:`LLMCall`."""
-
-    def __iter__(self) -> SyncStream:
-        return self
-
-    def __next__(self) -> Any:
-        while True:
-            try:
-                item = self.__wrapped__.__next__()
-            except StopIteration:
-                self._self_end()
-                raise
-            except BaseException as error:
-                self._self_end(error)
-                raise
-            if not _observe(self._self_call, self._self_observe, item):
-                return item
-
-    def __enter__(self) -> SyncStream:
-        self.__wrapped__.__enter__()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> Any:
-        try:
-            return self.__wrapped__.__exit__(exc_type, exc, tb)
-        finally:
-            # An exception in the block is the app's, not the call's: the call just ended.
-            self._self_end()
-
-    def close(self) -> None:
-        try:
-            self.__wrapped__.close()
-        finally:
-            self._self_end()
+def _observed(inner: Iterator[Any], call: LLMCall, observe: ItemObserver) -> Iterator[Any]:
+    error: BaseException | None = None
+    try:
+        for item in inner:
+            if not _observe(call, observe, item):
+                yield item
+    except GeneratorExit:
+        raise  # closed early (close(), or collected after a break): not an error
+    except BaseException as exc:
+        error = exc
+        raise
+    finally:
+        call.finish(error)
 
 
-class AsyncStream(_StreamBase):
-    """An asynchronous stream whose items feed an :class:`LLMCall`."""
-
-    def __aiter__(self) -> AsyncStream:
-        return self
-
-    async def __anext__(self) -> Any:
-        while True:
-            try:
-                item = await self.__wrapped__.__anext__()
-            except StopAsyncIteration:
-                self._self_end()
-                raise
-            except BaseException as error:  # includes asyncio.CancelledError
-                self._self_end(error)
-                raise
-            if not _observe(self._self_call, self._self_observe, item):
-                return item
-
-    async def __aenter__(self) -> AsyncStream:
-        await self.__wrapped__.__aenter__()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> Any:
-        try:
-            return await self.__wrapped__.__aexit__(exc_type, exc, tb)
-        finally:
-            self._self_end()
-
-    async def close(self) -> None:
-        try:
-            await self.__wrapped__.close()
-        finally:
-            self._self_end()
+async def _observed_async(
+    inner: AsyncIterator[Any], call: LLMCall, observe: ItemObserver
+) -> AsyncIterator[Any]:
+    error: BaseException | None = None
+    try:
+        async for item in inner:
+            if not _observe(call, observe, item):
+                yield item
+    except GeneratorExit:
+        raise
+    except BaseException as exc:  # includes asyncio.CancelledError
+        error = exc
+        raise
+    finally:
+        call.finish(error)
 
 
 def wrap_stream(stream: Any, call: LLMCall, observe: ItemObserver, *, is_async: bool) -> Any:
-    """The stream the app receives instead of ``stream``."""
-    cls: Callable[[Any, LLMCall, ItemObserver], Any] = AsyncStream if is_async else SyncStream
-    return cls(stream, call, observe)
+    """Make ``stream`` feed ``call`` and end it; returns the same object."""
+    inner = getattr(stream, "_iterator", None)
+    close = getattr(stream, "close", None)
+    if inner is None or close is None or not hasattr(stream, "__dict__"):
+        # Not the stream shape we know: leave it alone and record what is known now.
+        call.finish()
+        return stream
+    if is_async:
+        stream._iterator = _observed_async(inner, call, observe)
+        stream.close = _async_closer(close, call)
+    else:
+        stream._iterator = _observed(inner, call, observe)
+        stream.close = _closer(close, call)
+    return stream
+
+
+def _closer(close: Callable[[], Any], call: LLMCall) -> Callable[[], Any]:
+    def closing() -> Any:
+        try:
+            return close()
+        finally:
+            call.finish()
+
+    return closing
+
+
+def _async_closer(close: Callable[[], Awaitable[Any]], call: LLMCall) -> Callable[[], Any]:
+    async def closing() -> Any:
+        try:
+            return await close()
+        finally:
+            call.finish()
+
+    return closing
