@@ -13,11 +13,16 @@ from typing import Any
 
 
 def get(obj: Any, *path: str | int) -> Any:
-    """``obj.a.b`` or ``obj["a"]["b"]`` (or a list index), None where anything is missing."""
+    """``obj.a.b`` or ``obj["a"]["b"]`` (or a list index), None where anything is missing.
+
+    On the hot path of every call and stream chunk, so the common cases (a plain dict, a
+    typed SDK object) are tested first and the abstract ``Mapping`` check comes last."""
     for key in path:
         if obj is None:
             return None
-        if isinstance(key, int):
+        if type(obj) is dict:
+            obj = obj.get(key)
+        elif type(key) is int:
             try:
                 obj = obj[key]
             except (IndexError, KeyError, TypeError):

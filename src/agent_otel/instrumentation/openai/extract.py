@@ -272,9 +272,10 @@ class ChatStreamState:
 
     def observe(self, response: Response, chunk: Any) -> bool:
         """Read one chunk; True when it must be hidden from the app."""
-        response.response_id = response.response_id or get(chunk, "id")
-        response.response_model = response.response_model or get(chunk, "model")
-        choices = as_list(get(chunk, "choices"))
+        if response.response_id is None:
+            response.response_id = get(chunk, "id")
+            response.response_model = get(chunk, "model")
+        choices = get(chunk, "choices") or ()
         usage = get(chunk, "usage")
         if usage is not None:
             response.usage = chat_usage(usage)
