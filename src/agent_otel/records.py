@@ -100,6 +100,7 @@ class AgentSession:
     model_tier: int | None
     temperature: float | None
     workspace: str | None
+    project: str | None
     total_tokens: int
     total_cost: float
     operation_count: int
@@ -231,6 +232,7 @@ def _session(
         model_tier=_int(a, sc.AGENT_SESSION_MODEL_TIER),
         temperature=_float(a, sc.GEN_AI_REQUEST_TEMPERATURE),
         workspace=_str(a, sc.AGENT_SESSION_WORKSPACE),
+        project=_str(a, sc.AGENT_SESSION_PROJECT),
         initial_prompt=_str(a, sc.AGENT_SESSION_INITIAL_PROMPT),
         agent_name=_str(a, sc.GEN_AI_AGENT_NAME),
         total_tokens=_int(a, sc.AGENT_SESSION_TOTAL_TOKENS) or 0,

@@ -151,6 +151,9 @@ AGENT_SESSION_OPERATION_COUNT: Final = "agent.session.operation_count"
 AGENT_SESSION_PAUSE_REASON: Final = "agent.session.pause_reason"
 """Why the session was paused."""
 
+AGENT_SESSION_PROJECT: Final = "agent.session.project"
+"""The project the session works on; the unit of the project summaries."""
+
 AGENT_SESSION_STATUS: Final = "agent.session.status"
 """Lifecycle state of the agent session."""
 

@@ -65,6 +65,7 @@ class Session(SpanScope):
         initial_prompt: str | None = None,
         session_id: str | None = None,
         agent_name: str | None = None,
+        project: str | None = None,
         telemetry: Telemetry | None = None,
     ) -> None:
         self._given_id = check_str(_WHERE, "session_id", session_id)
@@ -76,6 +77,7 @@ class Session(SpanScope):
         self.workspace = check_str(_WHERE, "workspace", workspace, path_ok=True) or os.getcwd()
         self.initial_prompt = check_str(_WHERE, "initial_prompt", initial_prompt)
         self.agent_name = check_str(_WHERE, "agent_name", agent_name)
+        self.project = check_str(_WHERE, "project", project) or default_project(self.workspace)
         self._telemetry = telemetry
         self._reset_runtime()
 
@@ -163,6 +165,7 @@ class Session(SpanScope):
             sc.AGENT_SESSION_STATUS: "active",
             sc.GEN_AI_OPERATION_NAME: "invoke_agent",
             sc.AGENT_SESSION_WORKSPACE: self.workspace,
+            sc.AGENT_SESSION_PROJECT: self.project,
         }
         optional = {
             sc.USER_ID: self.user_id,
@@ -217,6 +220,13 @@ class Session(SpanScope):
         return self
 
 
+def default_project(workspace: str) -> str:
+    """The project a session belongs to when the app does not say: the workspace's last
+    path component (``/home/alice/shop/`` -> ``shop``), or the workspace itself."""
+    name = os.path.basename(os.path.normpath(workspace))
+    return name or workspace
+
+
 def current_session() -> Session | None:
     """The session active in the current context (thread, task), or None."""
     value = otel_context.get_value(SESSION_KEY)
@@ -233,11 +243,13 @@ def session(
     initial_prompt: str | None = None,
     session_id: str | None = None,
     agent_name: str | None = None,
+    project: str | None = None,
 ) -> Session:
     """A new agent session: ``with agent_otel.session(user_id="alice", ...) as s:``.
 
     Also ``async with``, and usable as a decorator (each call of the function is one new
-    session). The session's span is started when the block is entered.
+    session). The session's span is started when the block is entered. ``project`` names
+    the project for the summaries; by default it is the workspace's directory name.
     """
     return Session(
         user_id=user_id,
@@ -248,4 +260,5 @@ def session(
         initial_prompt=initial_prompt,
         session_id=session_id,
         agent_name=agent_name,
+        project=project,
     )

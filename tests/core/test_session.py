@@ -37,6 +37,7 @@ def test_session_span_carries_every_seed_field(tel) -> None:
     assert a[sc.AGENT_SESSION_MODEL_TIER] == 2
     assert a[sc.GEN_AI_REQUEST_TEMPERATURE] == 0.2
     assert a[sc.AGENT_SESSION_WORKSPACE] == "/repo"
+    assert a[sc.AGENT_SESSION_PROJECT] == "repo"  # the workspace's name by default
     assert a[sc.AGENT_SESSION_STATUS] == "completed"
     assert a[sc.GEN_AI_OPERATION_NAME] == "invoke_agent"
     assert a[sc.GEN_AI_AGENT_NAME] == "coder"
@@ -66,11 +67,13 @@ def test_initial_prompt_recorded_when_content_capture_is_on(tel_content) -> None
 
 
 def test_defaults_user_and_workspace_and_explicit_session_id(tel) -> None:
-    with agent_otel.session(session_id="sess-42") as s:
+    with agent_otel.session(session_id="sess-42", project="shop") as s:
         assert s.id == "sess-42"
     a = tel.span("agent.session").attributes
     assert a[sc.SESSION_ID] == "sess-42"
     assert a[sc.AGENT_SESSION_WORKSPACE] == os.getcwd()
+    assert a[sc.AGENT_SESSION_PROJECT] == "shop"
+    assert tel.sessions()[0].project == "shop"
     assert isinstance(a.get(sc.USER_ID), str)  # the OS user
     assert tel.span("agent.session").name == "agent.session"
 

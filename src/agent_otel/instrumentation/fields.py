@@ -22,7 +22,7 @@ def get(obj: Any, *path: str | int) -> Any:
             return None
         if type(obj) is dict:
             obj = obj.get(key)
-        elif type(key) is int:
+        elif isinstance(key, int):
             try:
                 obj = obj[key]
             except (IndexError, KeyError, TypeError):
