@@ -407,25 +407,8 @@ def current_operation() -> Operation | None:
     return value if isinstance(value, Operation) else None
 
 
-def operation(
-    type: str,
-    target: str | os.PathLike[str] | None = None,
-    *,
-    approved: bool | None = None,
-    approved_by: str | None = None,
-    undoes: ChangeRecord | None = None,
-    tool_name: str | None = None,
-) -> Operation:
-    """A new operation of the current session: ``with agent_otel.operation("read", "a.py"):``.
-
-    ``type`` is read | write | execute | query; ``target`` the file path, command or query.
-    ``undoes`` links an undo to the change it reverts. Also ``async with`` and a decorator.
-    """
-    return Operation(
-        type,
-        target,
-        approved=approved,
-        approved_by=approved_by,
-        undoes=undoes,
-        tool_name=tool_name,
-    )
+# The public entry point: `agent_otel.operation("read", "src/app.py")` makes an Operation of
+# the session current when its block starts. `type` is read | write | execute | query;
+# `target` the file path, command or query; `undoes` links an undo to the change it reverts.
+# Also `async with`, and a decorator (each call is a new operation).
+operation = Operation

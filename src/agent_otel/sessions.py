@@ -49,9 +49,10 @@ def _default_user() -> str | None:
 class Session(SpanScope):
     """One agent session: a root span with the seed's AgentSession fields.
 
-    Create it with :func:`agent_otel.session`; use it with ``with``/``async with`` or as a
-    decorator. ``user_id`` defaults to the OS user and ``workspace`` to the current
-    directory, so that a session is attributable even when the app says nothing.
+    Create it with ``agent_otel.session(...)``; use it with ``with``/``async with`` or as a
+    decorator. ``user_id`` defaults to the OS user, ``workspace`` to the current directory
+    and ``project`` to the workspace's name, so that a session is attributable even when the
+    app says nothing.
     """
 
     def __init__(
@@ -233,32 +234,8 @@ def current_session() -> Session | None:
     return value if isinstance(value, Session) else None
 
 
-def session(
-    *,
-    user_id: str | None = None,
-    model: str | None = None,
-    model_tier: int | None = None,
-    temperature: float | None = None,
-    workspace: str | os.PathLike[str] | None = None,
-    initial_prompt: str | None = None,
-    session_id: str | None = None,
-    agent_name: str | None = None,
-    project: str | None = None,
-) -> Session:
-    """A new agent session: ``with agent_otel.session(user_id="alice", ...) as s:``.
-
-    Also ``async with``, and usable as a decorator (each call of the function is one new
-    session). The session's span is started when the block is entered. ``project`` names
-    the project for the summaries; by default it is the workspace's directory name.
-    """
-    return Session(
-        user_id=user_id,
-        model=model,
-        model_tier=model_tier,
-        temperature=temperature,
-        workspace=workspace,
-        initial_prompt=initial_prompt,
-        session_id=session_id,
-        agent_name=agent_name,
-        project=project,
-    )
+# The public entry point: `agent_otel.session(user_id=..., ...)` makes a Session, to use with
+# `with`, `async with` or as a decorator (each decorated call is a new session). The span
+# starts when the block is entered. `project` names the project for the summaries; by
+# default it is the workspace's directory name.
+session = Session
