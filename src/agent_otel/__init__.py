@@ -13,6 +13,9 @@ up into tokens and cost. ::
 
 Read telemetry back with :func:`read_sessions` (the local store) or
 :func:`sessions_from_spans` (any finished spans).
+Summarise them per day and user or per project and period with :func:`daily_summaries` and
+:func:`project_summaries`, over :class:`SessionFacts` from ``agent_otel.summaries.from_store()``
+or from the span processor's ``finished_sessions()``.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import os
 
 from agent_otel.configuration import Telemetry, configure
 from agent_otel.errors import AgentOtelWarning
+from agent_otel.facts import SessionFacts
 from agent_otel.operations import Operation, current_operation, operation
 from agent_otel.records import (
     AgentOperation,
@@ -31,6 +35,7 @@ from agent_otel.records import (
 )
 from agent_otel.sessions import Session, current_session, session
 from agent_otel.spandata import SpanData
+from agent_otel.summaries import DailySummary, ProjectSummary, daily_summaries, project_summaries
 from agent_otel.usage import Usage
 from agent_otel.version import __version__
 
@@ -42,14 +47,27 @@ def read_sessions(path: str | os.PathLike[str] | None = None) -> list[AgentSessi
     return sessions_from_spans(read_spans(path))
 
 
+def finished_sessions() -> list[SessionFacts]:
+    """The facts of the sessions that ended in this process, oldest first, as the span
+    processor kept them (at most ``AGENT_OTEL_SUMMARY_MAX_SESSIONS``); empty before
+    :func:`configure`. Feed them to :func:`daily_summaries` / :func:`project_summaries`."""
+    from agent_otel import configuration
+
+    current = configuration._telemetry
+    return [] if current is None else current.processor.finished_sessions()
+
+
 __all__ = [
     "AgentOperation",
     "AgentOtelWarning",
     "AgentSession",
     "ChangeRecord",
+    "DailySummary",
     "LLMCall",
     "Operation",
+    "ProjectSummary",
     "Session",
+    "SessionFacts",
     "SpanData",
     "Telemetry",
     "Usage",
@@ -57,7 +75,10 @@ __all__ = [
     "configure",
     "current_operation",
     "current_session",
+    "daily_summaries",
+    "finished_sessions",
     "operation",
+    "project_summaries",
     "read_sessions",
     "session",
     "sessions_from_spans",

@@ -123,6 +123,8 @@ def configure(
             existing = trace.get_tracer_provider()
             if isinstance(existing, TracerProvider) and id(existing) not in _retired:
                 tracer_provider, owns = existing, False
+                if meter_provider is None:
+                    meter_provider = _global_sdk_meter_provider()
         if tracer_provider is None:
             resource = _resource(service_name)
             tracer_provider = TracerProvider(resource=resource)
@@ -143,6 +145,9 @@ def configure(
                     store = store or _default_store()
                     readers = [PeriodicExportingMetricReader(_store_metric_exporter(store))]
                 meter_provider = MeterProvider(resource=resource, metric_readers=readers)
+        # The agent metrics go to the meter provider set up here (or given, or the app's
+        # global one when joining its pipeline); without one there are none.
+        processor.set_meter_provider(meter_provider)
         tracer_provider.add_span_processor(processor)
 
         if set_global and owns:
@@ -188,6 +193,16 @@ def _store_metric_exporter(directory: Path) -> MetricExporter:
     from agent_otel.store import StoreMetricExporter
 
     return StoreMetricExporter(directory)
+
+
+def _global_sdk_meter_provider() -> MeterProvider | None:
+    """The app's global meter provider when it is an SDK one (set up by the app or by
+    ``opentelemetry-instrument``), for the agent metrics of a joined pipeline."""
+    from opentelemetry import metrics
+    from opentelemetry.sdk.metrics import MeterProvider
+
+    current = metrics.get_meter_provider()
+    return current if isinstance(current, MeterProvider) else None
 
 
 def _set_global(tracer_provider: TracerProvider, meter_provider: MeterProvider | None) -> None:

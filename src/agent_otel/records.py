@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from agent_otel import semconv as sc
 from agent_otel.spandata import Attributes, SpanData
-from agent_otel.usage import Usage, is_llm_span
+from agent_otel.usage import Usage, is_llm_span, llm_model, llm_provider
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,8 +124,10 @@ def _seconds(start: datetime, end: datetime | None) -> float | None:
 
 
 def to_datetime(ns: int) -> datetime:
-    """Nanoseconds since the epoch, as OTLP carries them, to an aware UTC datetime."""
-    return datetime.fromtimestamp(ns / 1e9, tz=timezone.utc)
+    """Nanoseconds since the epoch, as OTLP carries them, to an aware UTC datetime — in
+    integer arithmetic, so that a time just before midnight never rounds into the next day."""
+    seconds, rest = divmod(ns, 1_000_000_000)
+    return datetime.fromtimestamp(seconds, tz=timezone.utc) + timedelta(microseconds=rest // 1000)
 
 
 def _str(attrs: Attributes, key: str) -> str | None:
@@ -182,8 +184,8 @@ def _llm_call(span: SpanData, operation_id: str | None) -> LLMCall:
         span_id=span.span_id,
         operation_id=operation_id,
         name=span.name,
-        model=_str(a, sc.GEN_AI_RESPONSE_MODEL) or _str(a, sc.GEN_AI_REQUEST_MODEL),
-        provider=_str(a, sc.GEN_AI_PROVIDER_NAME),
+        model=llm_model(a),
+        provider=llm_provider(a),
         usage=Usage.from_attributes(a),
         started_at=to_datetime(span.start_ns),
         duration_s=None if span.end_ns is None else (span.end_ns - span.start_ns) / 1e9,

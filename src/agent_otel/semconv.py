@@ -608,17 +608,17 @@ METRIC_AGENT_COST: Final = MetricSpec(
     name="agent.cost",
     instrument="counter",
     unit="USD",
-    description="Cost in USD of the LLM calls made inside agent sessions.",
-    attributes=(GEN_AI_REQUEST_MODEL, GEN_AI_PROVIDER_NAME),
+    description="Cost in USD of LLM calls, inside agent sessions and outside them.",
+    attributes=(GEN_AI_RESPONSE_MODEL, GEN_AI_PROVIDER_NAME, AGENT_SESSION_PROJECT, USER_ID),
 )
-"""Cost in USD of the LLM calls made inside agent sessions."""
+"""Cost in USD of LLM calls, inside agent sessions and outside them."""
 
 METRIC_AGENT_OPERATION_DURATION: Final = MetricSpec(
     name="agent.operation.duration",
     instrument="histogram",
     unit="s",
     description="Duration of finished agent operations.",
-    attributes=(AGENT_OPERATION_TYPE, AGENT_OPERATION_STATUS),
+    attributes=(AGENT_OPERATION_TYPE, AGENT_OPERATION_STATUS, AGENT_SESSION_PROJECT, USER_ID),
     buckets=(
         0.005,
         0.01,
@@ -645,7 +645,7 @@ METRIC_AGENT_SESSION_ACTIVE: Final = MetricSpec(
     instrument="updowncounter",
     unit="{session}",
     description="Number of agent sessions currently open.",
-    attributes=(),
+    attributes=(AGENT_SESSION_PROJECT, USER_ID),
 )
 """Number of agent sessions currently open."""
 
@@ -654,7 +654,13 @@ METRIC_AGENT_SESSION_DURATION: Final = MetricSpec(
     instrument="histogram",
     unit="s",
     description="Duration of finished agent sessions.",
-    attributes=(AGENT_SESSION_STATUS, GEN_AI_REQUEST_MODEL, AGENT_SESSION_MODEL_TIER),
+    attributes=(
+        AGENT_SESSION_STATUS,
+        GEN_AI_REQUEST_MODEL,
+        AGENT_SESSION_MODEL_TIER,
+        AGENT_SESSION_PROJECT,
+        USER_ID,
+    ),
     buckets=(
         1.0,
         5.0,
@@ -678,10 +684,16 @@ METRIC_AGENT_TOKEN_USAGE: Final = MetricSpec(
     name="agent.token.usage",
     instrument="counter",
     unit="{token}",
-    description="Tokens used by the LLM calls made inside agent sessions.",
-    attributes=(GEN_AI_TOKEN_TYPE, GEN_AI_REQUEST_MODEL, GEN_AI_PROVIDER_NAME),
+    description="Tokens used by LLM calls, inside agent sessions and outside them.",
+    attributes=(
+        GEN_AI_TOKEN_TYPE,
+        GEN_AI_RESPONSE_MODEL,
+        GEN_AI_PROVIDER_NAME,
+        AGENT_SESSION_PROJECT,
+        USER_ID,
+    ),
 )
-"""Tokens used by the LLM calls made inside agent sessions."""
+"""Tokens used by LLM calls, inside agent sessions and outside them."""
 
 
 # --------------------------------------------------------------------------------------------------

@@ -1,8 +1,28 @@
 """Token usage and cost of LLM calls, read from span attributes.
 
-LLM spans come from our own instrumentors and from other libraries; all of them carry the
-official ``gen_ai.usage.*`` attributes, and ours add a cost. One parser serves the span
-processor's roll-up and the records read back from storage, so both always agree.
+LLM spans come from our own instrumentors and from other libraries, which do not all spell
+usage the same way. One parser serves the span processor's roll-up and metrics and the
+records read back from storage, so all of them always agree. Recognised, in order of
+preference for each figure (the first valid one wins, so a span that carries a figure under
+two names during a library's migration is counted once):
+
+* the official GenAI conventions (ours, ``opentelemetry-instrumentation-genai-*``, current
+  OpenLLMetry): ``gen_ai.usage.input_tokens`` / ``output_tokens`` /
+  ``cache_read.input_tokens`` / ``cache_creation.input_tokens`` /
+  ``reasoning.output_tokens``, and agent-otel's cost attribute;
+* OpenLLMetry's older names (``opentelemetry-semantic-conventions-ai`` before it adopted the
+  official ones): ``gen_ai.usage.prompt_tokens`` / ``completion_tokens`` /
+  ``cache_read_input_tokens`` / ``cache_creation_input_tokens`` / ``reasoning_tokens``.
+  (Its ``llm.usage.total_tokens`` / ``gen_ai.usage.total_tokens`` are not used: a total
+  alone cannot be split into input and output, and it always comes with the parts.)
+  OpenLLMetry records no cost on spans;
+* OpenInference (Arize Phoenix): ``llm.token_count.prompt`` / ``completion`` /
+  ``prompt_details.cache_read`` / ``prompt_details.cache_write`` /
+  ``completion_details.reasoning`` and the cost ``llm.cost.total`` (USD).
+
+As in the GenAI conventions, cache-read and cache-creation tokens are taken to be part of the
+input tokens and reasoning tokens part of the output tokens, in every naming (OpenInference
+defines them as "details" of the prompt and completion counts).
 """
 
 from __future__ import annotations
@@ -13,13 +33,90 @@ from dataclasses import dataclass
 from agent_otel import semconv as sc
 from agent_otel.spandata import Attributes
 
-_TOKEN_KEYS: tuple[tuple[str, str], ...] = (
-    ("input_tokens", sc.GEN_AI_USAGE_INPUT_TOKENS),
-    ("output_tokens", sc.GEN_AI_USAGE_OUTPUT_TOKENS),
-    ("cache_read_tokens", sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS),
-    ("cache_creation_tokens", sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS),
-    ("reasoning_tokens", sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS),
+# -- names of other projects (not ours: defined by OpenLLMetry and OpenInference) ----------
+
+#: OpenLLMetry before it moved to the official names (deprecated official names too).
+OPENLLMETRY_PROMPT_TOKENS = "gen_ai.usage.prompt_tokens"
+OPENLLMETRY_COMPLETION_TOKENS = "gen_ai.usage.completion_tokens"
+OPENLLMETRY_CACHE_READ_INPUT_TOKENS = "gen_ai.usage.cache_read_input_tokens"
+OPENLLMETRY_CACHE_CREATION_INPUT_TOKENS = "gen_ai.usage.cache_creation_input_tokens"
+OPENLLMETRY_REASONING_TOKENS = "gen_ai.usage.reasoning_tokens"
+#: The deprecated official provider attribute, still written by OpenLLMetry.
+GEN_AI_SYSTEM = "gen_ai.system"
+
+#: OpenInference semantic conventions (spec/semantic_conventions.md of Arize-ai/openinference).
+OPENINFERENCE_SPAN_KIND = "openinference.span.kind"
+OPENINFERENCE_TOKEN_COUNT_PROMPT = "llm.token_count.prompt"
+OPENINFERENCE_TOKEN_COUNT_COMPLETION = "llm.token_count.completion"
+OPENINFERENCE_TOKEN_COUNT_CACHE_READ = "llm.token_count.prompt_details.cache_read"
+OPENINFERENCE_TOKEN_COUNT_CACHE_WRITE = "llm.token_count.prompt_details.cache_write"
+OPENINFERENCE_TOKEN_COUNT_REASONING = "llm.token_count.completion_details.reasoning"
+OPENINFERENCE_COST_TOTAL = "llm.cost.total"
+OPENINFERENCE_MODEL_NAME = "llm.model_name"
+OPENINFERENCE_REQUEST_MODEL_NAME = "llm.request.model_name"
+OPENINFERENCE_RESPONSE_MODEL_NAME = "llm.response.model_name"
+OPENINFERENCE_PROVIDER = "llm.provider"
+OPENINFERENCE_SYSTEM = "llm.system"
+#: OpenInference span kinds whose token counts are those of one model call. Other kinds
+#: (AGENT, CHAIN, TOOL, ...) may carry a framework's running totals of the calls inside
+#: them, which are counted from the calls' own spans instead.
+OPENINFERENCE_CALL_KINDS = frozenset({"LLM", "EMBEDDING"})
+
+# Each figure: the names it may come under, in order of preference.
+_TOKEN_KEYS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (
+        "input_tokens",
+        (sc.GEN_AI_USAGE_INPUT_TOKENS, OPENLLMETRY_PROMPT_TOKENS, OPENINFERENCE_TOKEN_COUNT_PROMPT),
+    ),
+    (
+        "output_tokens",
+        (
+            sc.GEN_AI_USAGE_OUTPUT_TOKENS,
+            OPENLLMETRY_COMPLETION_TOKENS,
+            OPENINFERENCE_TOKEN_COUNT_COMPLETION,
+        ),
+    ),
+    (
+        "cache_read_tokens",
+        (
+            sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+            OPENLLMETRY_CACHE_READ_INPUT_TOKENS,
+            OPENINFERENCE_TOKEN_COUNT_CACHE_READ,
+        ),
+    ),
+    (
+        "cache_creation_tokens",
+        (
+            sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+            OPENLLMETRY_CACHE_CREATION_INPUT_TOKENS,
+            OPENINFERENCE_TOKEN_COUNT_CACHE_WRITE,
+        ),
+    ),
+    (
+        "reasoning_tokens",
+        (
+            sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
+            OPENLLMETRY_REASONING_TOKENS,
+            OPENINFERENCE_TOKEN_COUNT_REASONING,
+        ),
+    ),
 )
+_TOKEN_NAMES = tuple(enumerate(keys for _, keys in _TOKEN_KEYS))  # in Usage's field order
+_COST_KEYS = (sc.AGENT_USAGE_COST, OPENINFERENCE_COST_TOTAL)
+# The names that make a span a reporter of usage (input or output tokens, any naming).
+_USAGE_MARKERS = frozenset((*_TOKEN_KEYS[0][1], *_TOKEN_KEYS[1][1]))
+_NOT_CALLS = frozenset((sc.AGENT_OPERATION_TYPE, sc.AGENT_SESSION_STATUS))
+_MODEL_KEYS = (
+    sc.GEN_AI_RESPONSE_MODEL,
+    OPENINFERENCE_RESPONSE_MODEL_NAME,
+    OPENINFERENCE_MODEL_NAME,
+    sc.GEN_AI_REQUEST_MODEL,
+    OPENINFERENCE_REQUEST_MODEL_NAME,
+)
+# Provider: the official name as it is; the others lower-cased (OpenLLMetry wrote
+# "Anthropic", the official values are lower case). OpenInference's llm.provider (who hosts
+# the model: azure, aws) is closer to gen_ai.provider.name than llm.system (whose API it is).
+_FOREIGN_PROVIDER_KEYS = (GEN_AI_SYSTEM, OPENINFERENCE_PROVIDER, OPENINFERENCE_SYSTEM)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,36 +157,87 @@ _ZERO = Usage()
 
 
 def is_llm_span(attrs: Attributes) -> bool:
-    """An LLM call: reports token usage and is not one of our session/operation spans, whose
-    usage attributes are roll-ups of the calls inside them."""
+    """An LLM call: reports token usage (under any recognised naming) and is neither one of
+    our session/operation spans, whose usage attributes are roll-ups of the calls inside
+    them, nor an OpenInference span of another kind than LLM/EMBEDDING (an AGENT or CHAIN
+    span's token counts are a framework's totals of the calls inside it)."""
+    # (frozenset.isdisjoint walks the span's keys in C: this runs for every span that ends)
+    if _USAGE_MARKERS.isdisjoint(attrs) or not _NOT_CALLS.isdisjoint(attrs):
+        return False
+    kind = attrs.get(OPENINFERENCE_SPAN_KIND)
+    return kind is None or kind in OPENINFERENCE_CALL_KINDS
+
+
+def _valid_count(value: object) -> bool:
+    return (type(value) is int or (isinstance(value, int) and not isinstance(value, bool))) and (
+        value >= 0
+    )
+
+
+def _valid_cost(value: object) -> bool:
     return (
-        sc.GEN_AI_USAGE_INPUT_TOKENS in attrs or sc.GEN_AI_USAGE_OUTPUT_TOKENS in attrs
-    ) and not (sc.AGENT_OPERATION_TYPE in attrs or sc.AGENT_SESSION_STATUS in attrs)
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value >= 0
+    )
 
 
 def parse_usage(attrs: Attributes) -> tuple[Usage, list[str]]:
     """Usage from ``attrs``, counting every valid value; plus a description of each invalid
-    one (a string, a negative number, a bool), which is left out rather than guessed at."""
+    one met (a string, a negative number, a bool), which is left out rather than guessed at.
+    For each figure the first valid value among its names counts."""
     problems: list[str] = []
-    tokens: dict[str, int] = {}
-    for field, key in _TOKEN_KEYS:
-        value = attrs.get(key)
-        if value is None:
-            continue
-        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-            tokens[field] = value
-        else:
+    counts = [0, 0, 0, 0, 0]
+    for index, keys in _TOKEN_NAMES:
+        for key in keys:
+            value = attrs.get(key)
+            if value is None:
+                continue
+            if _valid_count(value):
+                counts[index] = value
+                break
             problems.append(f"{key}={value!r} (expected a non-negative integer)")
     cost = 0.0
-    raw_cost = attrs.get(sc.AGENT_USAGE_COST)
-    if raw_cost is not None:
-        if (
-            isinstance(raw_cost, (int, float))
-            and not isinstance(raw_cost, bool)
-            and math.isfinite(raw_cost)
-            and raw_cost >= 0
-        ):
+    for key in _COST_KEYS:
+        raw_cost = attrs.get(key)
+        if raw_cost is None:
+            continue
+        if _valid_cost(raw_cost):
             cost = float(raw_cost)
-        else:
-            problems.append(f"{sc.AGENT_USAGE_COST}={raw_cost!r} (expected a non-negative number)")
-    return Usage(cost=cost, **tokens), problems
+            break
+        problems.append(f"{key}={raw_cost!r} (expected a non-negative number)")
+    return Usage(counts[0], counts[1], counts[2], counts[3], counts[4], cost), problems
+
+
+def has_cost(attrs: Attributes) -> bool:
+    """Whether the call's cost is known: a valid cost attribute is present and the call is not
+    marked as priced unknown. (An unknown price is recorded as cost 0 on the span, which must
+    not be mistaken for a free call.)"""
+    if attrs.get(sc.AGENT_USAGE_COST_UNKNOWN) is True:
+        return False
+    return any(key in attrs and _valid_cost(attrs[key]) for key in _COST_KEYS)
+
+
+def llm_model(attrs: Attributes) -> str | None:
+    """The model of an LLM call: the one that answered (response model) if the span says,
+    else the one asked for (request model)."""
+    for key in _MODEL_KEYS:
+        value = attrs.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def llm_provider(attrs: Attributes) -> str | None:
+    """The provider of an LLM call, as ``gen_ai.provider.name`` names it if the span has it,
+    else from the deprecated ``gen_ai.system`` or OpenInference's ``llm.provider`` /
+    ``llm.system``, lower-cased."""
+    value = attrs.get(sc.GEN_AI_PROVIDER_NAME)
+    if isinstance(value, str) and value:
+        return value
+    for key in _FOREIGN_PROVIDER_KEYS:
+        value = attrs.get(key)
+        if isinstance(value, str) and value:
+            return value.lower()
+    return None

@@ -19,12 +19,12 @@ from typing import Any, TextIO
 from agent_otel.errors import AgentOtelWarning
 from agent_otel.version import __version__
 
-from . import sessions, show
+from . import sessions, show, summary
 from .common import CliError, Context
 
 PROG = "agent-otel"
 
-COMMANDS: tuple[ModuleType, ...] = (sessions, show)
+COMMANDS: tuple[ModuleType, ...] = (sessions, show, summary)
 """The command modules, in the order ``--help`` lists them."""
 
 Handler = Callable[[argparse.Namespace, Context], int]

@@ -1,0 +1,253 @@
+"""Benchmark: what agent-otel's span processor adds to each span, against the bare SDK.
+
+Both sides run in this one process on the same pipeline (a TracerProvider with a
+SimpleSpanProcessor and an exporter that drops the spans) and create exactly the same spans
+with the same attributes through a plain tracer; one side also has ``AgentSpanProcessor``,
+with its metrics on (a MeterProvider with an in-memory reader, as ``configure()`` wires it).
+The difference per span, divided by the bare side's cost per span, is the processor's
+added cost in bare spans (DESIGN.md budget: at most 0.5).
+
+Workloads:
+
+* ``session``: agent sessions of 50 operations; inside each operation an LLM call (a CLIENT
+  span with usage and cost) and, inside the call, the HTTP request span a client library's
+  instrumentation makes — the processor stamps ``session.id``/``user.id`` on those, rolls
+  the usage up, and records operation, session, token and cost metrics;
+* ``no session``: the same LLM call and HTTP spans under a web request span, outside any
+  session (token and cost metrics only);
+* ``session, metrics off``: the first workload without a meter provider;
+* ``session, no op. histogram`` (a diagnostic, not budgeted): the first workload without
+  the one synchronous SDK measurement per operation (``agent.operation.duration``), to show
+  what the OpenTelemetry Python SDK's recording of that histogram point costs.
+
+    python tests/benchmarks/bench_processor.py             # full run, prints the figures
+    python tests/benchmarks/bench_processor.py --quick     # a few seconds, as CI runs it
+    python tests/benchmarks/bench_processor.py --enforce   # exit 1 when over the budget
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.trace import SpanKind, Tracer
+from opentelemetry.util.types import AttributeValue
+
+from agent_otel import semconv as sc
+from agent_otel.processor import AgentSpanProcessor
+
+BUDGET = 0.5  # bare spans per span
+OPS_PER_SESSION = 50
+
+
+class _Drop(SpanExporter):
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return SpanExportResult.SUCCESS
+
+
+SESSION_START: dict[str, AttributeValue] = {
+    sc.SESSION_ID: "0b6f7c1e-5d8e-4a39-9a51-3f0e4f1d2c7a",
+    sc.USER_ID: "alice",
+    sc.AGENT_SESSION_STATUS: "active",
+    sc.GEN_AI_OPERATION_NAME: "invoke_agent",
+    sc.AGENT_SESSION_WORKSPACE: "/home/alice/shop",
+    sc.AGENT_SESSION_PROJECT: "shop",
+    sc.GEN_AI_REQUEST_MODEL: "claude-sonnet-4-5",
+    sc.AGENT_SESSION_MODEL_TIER: 2,
+}
+SESSION_END: dict[str, AttributeValue] = {
+    sc.AGENT_SESSION_STATUS: "completed",
+    sc.AGENT_SESSION_TOTAL_TOKENS: 0,
+    sc.AGENT_SESSION_TOTAL_COST: 0.0,
+    sc.AGENT_SESSION_OPERATION_COUNT: OPS_PER_SESSION,
+}
+OP_START: dict[str, AttributeValue] = {
+    sc.GEN_AI_OPERATION_NAME: "execute_tool",
+    sc.GEN_AI_TOOL_NAME: "read",
+    sc.AGENT_OPERATION_TYPE: "read",
+    sc.AGENT_OPERATION_TARGET: "src/app.py",
+    sc.FILE_PATH: "src/app.py",
+    sc.SESSION_ID: SESSION_START[sc.SESSION_ID],
+    sc.USER_ID: "alice",
+}
+OP_END: dict[str, AttributeValue] = {
+    sc.AGENT_OPERATION_STATUS: "success",
+    sc.AGENT_OPERATION_APPROVED: False,
+    sc.GEN_AI_USAGE_INPUT_TOKENS: 0,
+    sc.GEN_AI_USAGE_OUTPUT_TOKENS: 0,
+    sc.AGENT_USAGE_COST: 0.0,
+}
+LLM_START: dict[str, AttributeValue] = {
+    sc.GEN_AI_OPERATION_NAME: "chat",
+    sc.GEN_AI_PROVIDER_NAME: "openai",
+    sc.GEN_AI_REQUEST_MODEL: "gpt-4o",
+    sc.SERVER_ADDRESS: "api.openai.com",
+    sc.SERVER_PORT: 443,
+}
+LLM_END: dict[str, AttributeValue] = {
+    sc.GEN_AI_RESPONSE_MODEL: "gpt-4o-2024-08-06",
+    sc.GEN_AI_RESPONSE_ID: "chatcmpl-123",
+    sc.GEN_AI_RESPONSE_FINISH_REASONS: ("stop",),
+    sc.GEN_AI_USAGE_INPUT_TOKENS: 1200,
+    sc.GEN_AI_USAGE_OUTPUT_TOKENS: 80,
+    sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: 1024,
+    sc.AGENT_USAGE_COST: 0.0019,
+}
+HTTP_START: dict[str, AttributeValue] = {
+    "http.request.method": "POST",
+    "url.full": "https://api.openai.com/v1/chat/completions",
+    sc.SERVER_ADDRESS: "api.openai.com",
+    sc.SERVER_PORT: 443,
+}
+HTTP_END: dict[str, AttributeValue] = {"http.response.status_code": 200}
+
+
+def _call(tracer: Tracer) -> None:
+    """One LLM call: its client span and, inside it, the HTTP request's span."""
+    with tracer.start_as_current_span(
+        "chat gpt-4o", kind=SpanKind.CLIENT, attributes=LLM_START
+    ) as llm:
+        with tracer.start_as_current_span(
+            "POST", kind=SpanKind.CLIENT, attributes=HTTP_START
+        ) as http:
+            http.set_attributes(HTTP_END)
+        llm.set_attributes(LLM_END)
+
+
+def session_workload(tracer: Tracer, n_ops: int) -> int:
+    """Sessions of operations, each with one LLM call; returns the number of spans."""
+    spans = 0
+    for _ in range(max(1, n_ops // OPS_PER_SESSION)):
+        with tracer.start_as_current_span("agent.session", attributes=SESSION_START) as root:
+            for _ in range(OPS_PER_SESSION):
+                with tracer.start_as_current_span("execute_tool read", attributes=OP_START) as op:
+                    _call(tracer)
+                    op.set_attributes(OP_END)
+            root.set_attributes(SESSION_END)
+        spans += 1 + 3 * OPS_PER_SESSION
+    return spans
+
+
+def no_session_workload(tracer: Tracer, n_ops: int) -> int:
+    """The same calls under a web request span, no session; returns the number of spans."""
+    spans = 0
+    for _ in range(n_ops):
+        with tracer.start_as_current_span("POST /ask", kind=SpanKind.SERVER):
+            _call(tracer)
+        spans += 3
+    return spans
+
+
+def _pipeline(
+    processor: bool, metrics: bool, operation_histogram: bool = True
+) -> tuple[Tracer, Callable[[], None]]:
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(_Drop()))
+    meters: MeterProvider | None = None
+    if processor:
+        if metrics:
+            meters = MeterProvider(metric_readers=[InMemoryMetricReader()], shutdown_on_exit=False)
+        agent = AgentSpanProcessor(meters)
+        if agent.metrics is not None and not operation_histogram:
+            # diagnostic only: leave out the one synchronous SDK measurement per operation
+            agent.metrics.operation_ended = _no_histogram  # type: ignore[method-assign,assignment]
+        provider.add_span_processor(agent)
+
+    def close() -> None:
+        provider.shutdown()
+        if meters is not None:
+            meters.shutdown()
+
+    return provider.get_tracer("bench"), close
+
+
+def _no_histogram(*args: object) -> None:
+    return None
+
+
+def per_span(
+    workload: Callable[[Tracer, int], int],
+    n: int,
+    processor: bool,
+    metrics: bool,
+    operation_histogram: bool = True,
+) -> float:
+    """Seconds per span of one round on a fresh pipeline."""
+    tracer, close = _pipeline(processor, metrics, operation_histogram)
+    try:
+        began = time.perf_counter()
+        spans = workload(tracer, n)
+        return (time.perf_counter() - began) / spans
+    finally:
+        close()
+
+
+def run(
+    label: str,
+    workload: Callable[[Tracer, int], int],
+    n: int,
+    rounds: int,
+    metrics: bool,
+    operation_histogram: bool = True,
+) -> float:
+    """Both sides, interleaved round by round; prints the figures, returns the added cost in
+    bare spans per span (best rounds)."""
+    per_span(workload, n // 10, False, metrics)  # warm up both paths
+    per_span(workload, n // 10, True, metrics, operation_histogram)
+    bare: list[float] = []
+    ours: list[float] = []
+    for _ in range(rounds):  # interleaved, so that machine noise hits both sides alike
+        bare.append(per_span(workload, n, False, metrics))
+        ours.append(per_span(workload, n, True, metrics, operation_histogram))
+    us = 1e6
+    best_bare, best_ours = min(bare), min(ours)
+    added = best_ours - best_bare
+    ratio = added / best_bare
+    median_ratio = (statistics.median(ours) - statistics.median(bare)) / statistics.median(bare)
+    print(
+        f"  {label:<27} bare {best_bare * us:6.2f} us/span   with processor "
+        f"{best_ours * us:6.2f} us/span   added {added * us:5.2f} us = {ratio:.2f} bare spans"
+        f" (median {median_ratio:.2f})"
+    )
+    return ratio
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small run (CI)")
+    parser.add_argument("--enforce", action="store_true", help=f"exit 1 over {BUDGET} bare spans")
+    parser.add_argument("-n", type=int, help="operations (LLM calls) per round")
+    parser.add_argument("--rounds", type=int, help="rounds per side")
+    args = parser.parse_args()
+    n = args.n or (1_000 if args.quick else 10_000)
+    rounds = args.rounds or (5 if args.quick else 9)
+
+    print(
+        f"processor cost per span: {n} operations per round, {rounds} rounds per side, "
+        f"best round (budget {BUDGET} bare spans per span)"
+    )
+    ratios = {
+        "session": run("session", session_workload, n, rounds, True),
+        "no session": run("no session", no_session_workload, n, rounds, True),
+        "session, metrics off": run("session, metrics off", session_workload, n, rounds, False),
+    }
+    # Diagnostic, not budgeted: what the SDK's one histogram point per operation costs.
+    run("session, no op. histogram", session_workload, n, rounds, True, operation_histogram=False)
+    over = {label: r for label, r in ratios.items() if r > BUDGET}
+    if over:
+        listing = ", ".join(f"{label} {r:.2f}" for label, r in over.items())
+        print(f"OVER BUDGET ({BUDGET} bare spans per span): {listing}", file=sys.stderr)
+        if args.enforce:
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
