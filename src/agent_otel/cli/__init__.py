@@ -1,4 +1,4 @@
-"""The ``agent-otel`` command line: list and show the sessions in the local store.
+"""The ``agent-otel`` command line: list, show and summarise the sessions in the local store.
 
 Entry point: :func:`main` (the ``agent-otel`` console script and ``python -m agent_otel``).
 """
