@@ -434,9 +434,7 @@ class AgentSpanProcessor(SpanProcessor):
                 else metrics.base_attributes(None, attrs.get(sc.USER_ID))
             )
             start, end = span.start_time or 0, span.end_time or 0
-            metrics.operation_ended(
-                base, max(end - start, 0) / 1e9, op_type, status, _span_context(ctx)
-            )
+            metrics.operation_ended(base, max(end - start, 0) / 1e9, op_type, status, ctx)
         except Exception:
             internal_error(_RECORDING)
 
