@@ -3,13 +3,11 @@ in-memory summaries of the same sessions, and ``agent-otel summary`` prints exac
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -19,48 +17,13 @@ import pytest
 import agent_otel
 from agent_otel.facts import SessionFacts
 from agent_otel.summaries import DailySummary, ProjectSummary, facts_from_session, from_store
+from tests.cli.runner import SCRIPT, clean_env, cli
 
 from . import brute_force
 from .workload import generate, install_clock, run
 
 HERE = Path(__file__).parent
-SCRIPT = Path(sys.executable).parent / "agent-otel"
 ANSI_ESCAPE = "\x1b"
-_AMBIENT = ("FORCE_COLOR", "NO_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "COLUMNS", "TERM")
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("OTEL_", "AGENT_OTEL_")) and k not in _AMBIENT
-    }
-    env.update(extra)
-    return env
-
-
-@dataclass
-class Result:
-    returncode: int
-    stdout: str
-    stderr: str
-
-    def json(self) -> Any:
-        return json.loads(self.stdout)
-
-
-def cli(*args: str, home: Path) -> Result:
-    """The installed console script, stdout a pipe, with ``AGENT_OTEL_HOME=home``."""
-    assert SCRIPT.exists(), f"{SCRIPT} missing: pip install -e the repo"
-    done = subprocess.run(
-        [str(SCRIPT), *args],
-        env=clean_env(AGENT_OTEL_HOME=str(home)),
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=120,
-    )
-    return Result(done.returncode, done.stdout, done.stderr)
 
 
 @pytest.fixture(scope="module")
