@@ -248,10 +248,7 @@ class AgentSpanProcessor(SpanProcessor):
         if metrics is None:
             return
         try:
-            if session is not None and session.metric_base is not None:
-                base = session.metric_base
-            else:
-                base = metrics.base_attributes(None, None)
+            base = _metric_base(metrics, session, None, None)
             metrics.usage(
                 base,
                 model,
@@ -428,11 +425,7 @@ class AgentSpanProcessor(SpanProcessor):
         if metrics is None:
             return
         try:
-            base = (
-                session.metric_base
-                if session is not None and session.metric_base is not None
-                else metrics.base_attributes(None, attrs.get(sc.USER_ID))
-            )
+            base = _metric_base(metrics, session, None, attrs.get(sc.USER_ID))
             start, end = span.start_time or 0, span.end_time or 0
             metrics.operation_ended(base, max(end - start, 0) / 1e9, op_type, status, ctx)
         except Exception:
@@ -463,10 +456,7 @@ class AgentSpanProcessor(SpanProcessor):
         if metrics is None:
             return
         try:
-            if session is not None and session.metric_base is not None:
-                base = session.metric_base
-            else:
-                base = metrics.base_attributes(project, user)
+            base = _metric_base(metrics, session, project, user)
             metrics.usage(
                 base,
                 model,
@@ -528,6 +518,16 @@ def _stamp(span: Span, attrs: Attributes, stamp: dict[str, str]) -> None:
             inner.update(stamp)
             return
     span.set_attributes(stamp)
+
+
+def _metric_base(
+    metrics: AgentMetrics, session: _SessionState | None, project: object, user: object
+) -> BaseAttributes:
+    """The attributes a metric point starts from: its session's (made when the session
+    started), or, outside sessions, those of ``project`` and ``user``."""
+    if session is not None and session.metric_base is not None:
+        return session.metric_base
+    return metrics.base_attributes(project, user)
 
 
 def _add(counts: dict[str, int] | dict[str, float], key: str, value: float) -> None:
