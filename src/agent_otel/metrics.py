@@ -10,10 +10,9 @@ measurement would cost about half a span; so they are summed here, per attribute
 reported by observable counters when a reader collects (cumulative sums, as counters are;
 the exemplar of each point is the latest call of its attribute set). Operation durations,
 one per operation, are queued and handed to the SDK's histogram when a reader collects
-(the callbacks of observable instruments run before the SDK reads its histograms), so that
-an operation costs the agent a queue append instead of a histogram update; a queue that no
-reader drains is recorded in place once it holds ``MAX_PENDING_DURATIONS``. Session
-durations and active sessions are recorded in place, once per session.
+(:mod:`agent_otel.deferred`), so that an operation costs the agent a queue append instead of
+a histogram update. Session durations and active sessions are recorded in place, once per
+session.
 
 No attribute of unbounded cardinality is recorded by default: ``session.id`` never, and
 ``user.id`` only when ``AGENT_OTEL_METRICS_USER_ID=true``, then for at most
@@ -26,7 +25,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
@@ -43,6 +41,7 @@ from opentelemetry.metrics import (
 from opentelemetry.trace import NonRecordingSpan, SpanContext, set_span_in_context
 
 from agent_otel import semconv as sc
+from agent_otel.deferred import deferred_points
 from agent_otel.errors import env_flag
 from agent_otel.version import __version__
 
@@ -63,8 +62,6 @@ BaseAttributes = tuple[tuple[str, Any], ...]
 #: are counted under one overflow set (``otel.metric.overflow=true``), like the SDK does.
 MAX_USAGE_SERIES = 2000
 _OVERFLOW: BaseAttributes = (("otel.metric.overflow", True),)
-#: Operation durations queued before they are recorded in place (no reader collecting).
-MAX_PENDING_DURATIONS = 10_000
 _UsageKey = tuple[BaseAttributes, str | None, str | None]
 
 
@@ -111,11 +108,11 @@ class AgentMetrics:
         self.operation_duration = _histogram(meter, sc.METRIC_AGENT_OPERATION_DURATION)
         self._usage: dict[_UsageKey, _UsageSum] = {}
         self._lock = threading.Lock()
-        self._pending: deque[tuple[BaseAttributes, float, object, object, SpanContext]] = deque()
+        self._deferred = deferred_points(meter)
         spec = sc.METRIC_AGENT_TOKEN_USAGE
         self.token_usage = meter.create_observable_counter(
             spec.name,
-            [self._drain_durations, self._observe_tokens],
+            [self._observe_tokens],
             unit=spec.unit,
             description=spec.description,
         )
@@ -191,28 +188,10 @@ class AgentMetrics:
         span: SpanContext,
     ) -> None:
         """Queue one operation's duration (``span`` is the operation's, for the exemplar)."""
-        self._pending.append((base, duration_s, op_type, status, span))
-        if len(self._pending) > MAX_PENDING_DURATIONS:
-            self._record_durations()
-
-    def _record_durations(self) -> None:
-        pending = self._pending
-        record = self.operation_duration.record
-        while True:
-            try:
-                base, duration_s, op_type, status, span = pending.popleft()
-            except IndexError:
-                return
-            attrs = dict(base)
-            attrs[sc.AGENT_OPERATION_TYPE] = op_type if isinstance(op_type, str) else "unknown"
-            attrs[sc.AGENT_OPERATION_STATUS] = status if isinstance(status, str) else "unknown"
-            record(duration_s, attrs, context=set_span_in_context(NonRecordingSpan(span)))
-
-    def _drain_durations(self, options: CallbackOptions) -> Iterable[Observation]:
-        """Not an observation: the hook that records the queued operation durations just
-        before the SDK reads its histograms."""
-        self._record_durations()
-        return ()
+        attrs = dict(base)
+        attrs[sc.AGENT_OPERATION_TYPE] = op_type if isinstance(op_type, str) else "unknown"
+        attrs[sc.AGENT_OPERATION_STATUS] = status if isinstance(status, str) else "unknown"
+        self._deferred.record(self.operation_duration, duration_s, attrs, span)
 
     def usage(
         self,

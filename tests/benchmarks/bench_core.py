@@ -18,22 +18,22 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from tests.benchmarks.pipeline import DropSpans
 
 import agent_otel
 from agent_otel import semconv as sc
 
 BUDGET = 2.0
-
-
-class _Drop(SpanExporter):
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        return SpanExportResult.SUCCESS
 
 
 def _provider(exporter: SpanExporter) -> TracerProvider:
@@ -79,7 +79,7 @@ def bare_run(n: int) -> float:
     )
     op_start = {k: v for k, v in op_attrs.items() if k not in op_end_keys}
     op_end = {k: op_attrs[k] for k in op_end_keys}
-    tracer = _provider(_Drop()).get_tracer("bench")
+    tracer = _provider(DropSpans()).get_tracer("bench")
     began = time.perf_counter()
     with tracer.start_as_current_span("agent.session", attributes=session_start) as root:
         for _ in range(n):
@@ -95,7 +95,7 @@ TARGETS = [f"src/pkg{i % 7}/module_{i}.py" for i in range(200)]
 
 def agent_run(n: int) -> float:
     """n operations in one session through agent-otel's public API; seconds."""
-    tel = agent_otel.configure(tracer_provider=_provider(_Drop()), set_global=False)
+    tel = agent_otel.configure(tracer_provider=_provider(DropSpans()), set_global=False)
     targets = [TARGETS[i % len(TARGETS)] for i in range(n)]
     try:
         began = time.perf_counter()

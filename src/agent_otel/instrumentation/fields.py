@@ -16,22 +16,39 @@ def get(obj: Any, *path: str | int) -> Any:
     """``obj.a.b`` or ``obj["a"]["b"]`` (or a list index), None where anything is missing.
 
     On the hot path of every call and stream chunk, so the common cases (a plain dict, a
-    typed SDK object) are tested first and the abstract ``Mapping`` check comes last."""
+    typed SDK object) are tested first, and whether a type is a ``Mapping`` (an abstract
+    class check, slow) is asked once per type."""
     for key in path:
         if obj is None:
             return None
-        if type(obj) is dict:
+        kind = type(obj)
+        if kind is dict:
             obj = obj.get(key)
         elif isinstance(key, int):
             try:
                 obj = obj[key]
             except (IndexError, KeyError, TypeError):
                 return None
-        elif isinstance(obj, Mapping):
+        elif _is_mapping(kind):
             obj = obj.get(key)
         else:
             obj = getattr(obj, key, None)
     return obj
+
+
+_mapping_types: dict[type, bool] = {}
+#: Types remembered; beyond, the check is made each time (a bound, not a working limit:
+#: responses are made of a few dozen SDK classes).
+_MAX_TYPES = 1024
+
+
+def _is_mapping(kind: type) -> bool:
+    known = _mapping_types.get(kind)
+    if known is None:
+        known = issubclass(kind, Mapping)
+        if len(_mapping_types) < _MAX_TYPES:
+            _mapping_types[kind] = known
+    return known
 
 
 def as_int(value: Any) -> int | None:

@@ -83,8 +83,12 @@ class Recorder:
         input_messages: Sequence[Message] = (),
         system_instructions: Sequence[Mapping[str, Any]] = (),
         stream: bool = False,
+        content: ContentPolicy | None = None,
     ) -> LLMCall | None:
-        """Start recording a call, or None when instrumentation is suppressed here."""
+        """Start recording a call, or None when instrumentation is suppressed here.
+
+        ``content`` is the policy the caller already read for this call (one environment
+        lookup per call, not one per use)."""
         if not is_instrumentation_enabled():
             return None
         try:
@@ -99,6 +103,7 @@ class Recorder:
                 input_messages=input_messages,
                 system_instructions=system_instructions,
                 stream=stream,
+                content=content if content is not None else self.content,
             )
         except Exception:
             internal_error(f"starting the span of a {provider} {operation} call")
@@ -144,8 +149,10 @@ class LLMCall:
         input_messages: Sequence[Message],
         system_instructions: Sequence[Mapping[str, Any]],
         stream: bool,
+        content: ContentPolicy,
     ) -> None:
         self._recorder = recorder
+        self._content = content
         # Run first when the call finishes: a stream's reader turns what it gathered into
         # the response (finish reasons, output messages).
         self.before_finish: Callable[[LLMCall], None] | None = None
@@ -170,7 +177,6 @@ class LLMCall:
         start_attrs: dict[str, Any] = {**self._metric_attrs, **attributes}
         if stream:
             start_attrs[sc.GEN_AI_REQUEST_STREAM] = True
-        content = recorder.content
         inputs = encode_messages(input_messages, content)
         if inputs is not None:
             start_attrs[sc.GEN_AI_INPUT_MESSAGES] = inputs
@@ -212,7 +218,7 @@ class LLMCall:
 
     @property
     def capture_content(self) -> bool:
-        return self._recorder.content.capture
+        return self._content.capture
 
     def chunk_received(self) -> None:
         if self._first_chunk is None:
@@ -267,7 +273,7 @@ class LLMCall:
                 attrs[sc.AGENT_USAGE_COST_UNKNOWN] = True
             else:
                 attrs[sc.AGENT_USAGE_COST] = cost
-        outputs = encode_messages(response.output_messages, self._recorder.content)
+        outputs = encode_messages(response.output_messages, self._content)
         if outputs is not None:
             attrs[sc.GEN_AI_OUTPUT_MESSAGES] = outputs
         if error is not None:
@@ -283,17 +289,29 @@ class LLMCall:
             span.end()
 
         metrics = self._recorder.metrics
-        metrics.duration.record(ended - self._started, self._metric_attrs)
+        record = metrics.points.record
+        attrs_m = self._metric_attrs
+        span_context = span.get_span_context()
+        record(metrics.duration, ended - self._started, attrs_m, span_context)
         if self._stream and self._first_chunk is not None:
-            metrics.time_to_first_chunk.record(
-                self._first_chunk - self._started, self._metric_attrs
+            record(
+                metrics.time_to_first_chunk,
+                self._first_chunk - self._started,
+                attrs_m,
+                span_context,
             )
         if usage is not None:
             token_type = sc.GEN_AI_TOKEN_TYPE
-            metrics.token_usage.record(
-                usage.input_tokens, {**self._metric_attrs, token_type: "input"}
+            record(
+                metrics.token_usage,
+                usage.input_tokens,
+                {**attrs_m, token_type: "input"},
+                span_context,
             )
-            if self._metric_attrs[sc.GEN_AI_OPERATION_NAME] != "embeddings":
-                metrics.token_usage.record(
-                    usage.output_tokens, {**self._metric_attrs, token_type: "output"}
+            if attrs_m[sc.GEN_AI_OPERATION_NAME] != "embeddings":
+                record(
+                    metrics.token_usage,
+                    usage.output_tokens,
+                    {**attrs_m, token_type: "output"},
+                    span_context,
                 )

@@ -142,7 +142,8 @@ class AnthropicAdapter(ClientAdapter):
 
     def start(self, recorder: Recorder, client: Any, plan: Plan) -> LLMCall | None:
         host, port = server_of(client)
-        capture = recorder.content.capture
+        content = recorder.content
+        capture = content.capture
         model = plan.body.get("model")
         return recorder.start(
             operation=extract.OPERATION,
@@ -154,6 +155,7 @@ class AnthropicAdapter(ClientAdapter):
             input_messages=extract.input_messages(plan.body) if capture else (),
             system_instructions=extract.system_instructions(plan.body) if capture else (),
             stream=plan.stream,
+            content=content,
         )
 
     def read_body(self, plan: Plan, body: Any, response: Response, *, capture: bool) -> None:

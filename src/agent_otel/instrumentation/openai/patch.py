@@ -83,7 +83,8 @@ class OpenAIAdapter(ClientAdapter):
 
     def start(self, recorder: Recorder, client: Any, plan: Plan) -> LLMCall | None:
         host, port = server_of(client)
-        capture = recorder.content.capture
+        content = recorder.content
+        capture = content.capture
         model = plan.body.get("model")
         return recorder.start(
             operation=extract.OPERATION_NAMES[plan.endpoint],
@@ -97,6 +98,7 @@ class OpenAIAdapter(ClientAdapter):
                 extract.system_instructions(plan.endpoint, plan.body) if capture else ()
             ),
             stream=plan.stream,
+            content=content,
         )
 
     def read_body(self, plan: Plan, body: Any, response: Response, *, capture: bool) -> None:

@@ -1,0 +1,86 @@
+"""Histogram points queued on the hot path reach the SDK at collection, with their exemplars."""
+
+from __future__ import annotations
+
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import HistogramDataPoint, InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+
+from agent_otel import deferred
+from agent_otel.deferred import HOOK_NAME, deferred_points
+
+
+def _points(reader: InMemoryMetricReader, name: str) -> list[HistogramDataPoint]:
+    data = reader.get_metrics_data()
+    found: list[HistogramDataPoint] = []
+    for resource in data.resource_metrics if data else ():
+        for scope in resource.scope_metrics:
+            for metric in scope.metrics:
+                if metric.name == name:
+                    found.extend(metric.data.data_points)  # type: ignore[arg-type]
+    return found
+
+
+def _names(reader: InMemoryMetricReader) -> set[str]:
+    data = reader.get_metrics_data()
+    return {
+        metric.name
+        for resource in (data.resource_metrics if data else ())
+        for scope in resource.scope_metrics
+        for metric in scope.metrics
+    }
+
+
+def test_points_are_recorded_when_a_reader_collects_with_exemplars_of_their_span() -> None:
+    reader = InMemoryMetricReader()
+    meter = MeterProvider(metric_readers=[reader]).get_meter("t")
+    histogram = meter.create_histogram("work.duration", unit="s")
+    points = deferred_points(meter)
+    span = TracerProvider().get_tracer("t").start_span("work")
+    points.record(histogram, 0.25, {"k": "a"}, span.get_span_context())
+    points.record(histogram, 0.75, {"k": "a"}, span.get_span_context())
+    points.record(histogram, 2.0, {"k": "b"})
+    span.end()
+
+    by_key = {p.attributes["k"]: p for p in _points(reader, "work.duration")}
+    assert by_key["a"].count == 2 and by_key["a"].sum == 1.0
+    assert by_key["b"].count == 1 and by_key["b"].sum == 2.0
+    exemplar_spans = {e.span_id for e in by_key["a"].exemplars}
+    assert exemplar_spans == {span.get_span_context().span_id}
+    # Drained: a second collection adds nothing (cumulative sums stay as they were).
+    again = {p.attributes["k"]: p for p in _points(reader, "work.duration")}
+    assert again["a"].count == 2
+
+
+def test_the_hook_gauge_is_never_exported() -> None:
+    reader = InMemoryMetricReader()
+    meter = MeterProvider(metric_readers=[reader]).get_meter("t")
+    histogram = meter.create_histogram("work.duration")
+    deferred_points(meter).record(histogram, 1.0, {})
+    names = _names(reader)
+    assert "work.duration" in names
+    assert HOOK_NAME not in names
+
+
+def test_one_queue_per_meter_so_that_its_hook_runs() -> None:
+    # The SDK keeps the first callback of an instrument name per meter; a second queue on the
+    # same meter would never be drained.
+    provider = MeterProvider(metric_readers=[InMemoryMetricReader()])
+    meter = provider.get_meter("t")
+    assert deferred_points(meter) is deferred_points(provider.get_meter("t"))
+    assert deferred_points(meter) is not deferred_points(provider.get_meter("other"))
+
+
+def test_a_queue_no_reader_drains_is_recorded_in_place_at_its_bound(monkeypatch) -> None:
+    monkeypatch.setattr(deferred, "MAX_PENDING", 5)
+    reader = InMemoryMetricReader()
+    meter = MeterProvider(metric_readers=[reader]).get_meter("t")
+    histogram = meter.create_histogram("work.duration")
+    points = deferred_points(meter)
+    for _ in range(6):
+        points.record(histogram, 1.0, {})
+    assert len(points._pending) == 0  # the sixth point flushed all six
+    points.record(histogram, 1.0, {})
+    assert len(points._pending) == 1
+    (point,) = _points(reader, "work.duration")
+    assert point.count == 7
