@@ -35,7 +35,16 @@ from agent_otel.metrics import AgentMetrics, BaseAttributes, env_int
 from agent_otel.records import to_datetime
 from agent_otel.sessions import default_project
 from agent_otel.spandata import Attributes
-from agent_otel.usage import Usage, has_cost, is_llm_span, llm_model, llm_provider, parse_usage
+from agent_otel.usage import (
+    TokenCounts,
+    Usage,
+    UsageSum,
+    cost_is_priced,
+    is_llm_span,
+    llm_model,
+    llm_provider,
+    read_usage,
+)
 
 if TYPE_CHECKING:
     from opentelemetry.metrics import MeterProvider
@@ -147,7 +156,7 @@ class _Node:
         self.context = context
         self.session = session
         self.kind = kind
-        self.usage: Usage | None = None
+        self.usage: UsageSum | None = None
         self.is_open = True
         self.calls: dict[_CallKey, _Calls] | None = None
 
@@ -223,8 +232,8 @@ class AgentSpanProcessor(SpanProcessor):
     def usage_of(self, span_id: int) -> Usage:
         """Usage of the finished LLM calls inside the open span ``span_id``."""
         node = self._open.get(span_id)
-        usage = node.usage if node is not None else None
-        return usage if usage is not None else Usage()
+        totals = node.usage if node is not None else None
+        return totals.usage() if totals is not None else Usage()
 
     def operation_count(self, span_id: int) -> int:
         """Operations started inside the open session span ``span_id``."""
@@ -241,7 +250,9 @@ class AgentSpanProcessor(SpanProcessor):
         session = node.session
         model = session.model if session is not None and isinstance(session.model, str) else None
         with self._lock:
-            node.usage = usage if node.usage is None else node.usage + usage
+            if node.usage is None:
+                node.usage = UsageSum()
+            node.usage.add_usage(usage)
             if session is not None and usage.cost > 0:
                 _add(session.cost_by_model, model or UNKNOWN, usage.cost)
         metrics = self._metrics
@@ -326,44 +337,53 @@ class AgentSpanProcessor(SpanProcessor):
             self._end_session(span, ctx, node, attrs)
             return
         calls = None
-        own_call = False
+        totals: UsageSum | None = None  # what the span's children added up to
+        call: tuple[TokenCounts, float] | None = None  # an LLM call's own figures
+        cost_known = False
         if kind == _OPERATION:
             self._end_operation(span, ctx, node, attrs)
-            usage = node.usage
+            totals = node.usage
         elif is_llm_span(attrs):
             # An LLM call: its own figures count, not those of calls inside it (counted once).
-            usage, problems = parse_usage(attrs)
+            counts, cost, cost_found, problems = read_usage(attrs)
             if problems:
                 self._warn_malformed(span.name, problems)
-            own_call = node.session is not None or self._metrics is not None
+            call = (counts, cost)
+            cost_known = cost_found and cost_is_priced(attrs)
         else:
-            usage, calls = node.usage, node.calls
-            if usage is None and calls is None:
+            totals, calls = node.usage, node.calls
+            if totals is None and calls is None:
                 return  # the common case of a plain span: nothing to pass up
         # Where the span's usage and calls go: the nearest span above it that is still open.
         # A session that already ended has its totals final: nothing goes past it.
         target = node.parent
         while target is not None and not target.is_open:
             target = None if target.kind == _SESSION else target.parent
-        if usage is not None and target is not None and node.session is not None and usage:
+        if target is not None and node.session is not None and (call or totals) is not None:
             with self._lock:
-                total = target.usage
-                target.usage = usage if total is None else total + usage
-        if own_call and usage is not None:
+                into = target.usage
+                if into is None:
+                    into = target.usage = UsageSum()
+                if call is not None:
+                    into.add(*call)
+                elif totals is not None:
+                    into.add_sum(totals)
+        if call is not None and (node.session is not None or self._metrics is not None):
             session = node.session
             if session is not None:
                 project, user = session.project, session.user_id
             else:
                 project, user = None, attrs.get(sc.USER_ID)
             metrics_on = self._metrics is not None
+            counts, cost = call
             self._place(
                 target,
                 (llm_model(attrs), llm_provider(attrs), project, user),
                 _Calls(
-                    usage.input_tokens,
-                    usage.output_tokens,
-                    usage.cost,
-                    metrics_on and has_cost(attrs),
+                    counts[0],
+                    counts[1],
+                    cost,
+                    metrics_on and cost_known,
                     ctx if metrics_on else None,
                 ),
             )
@@ -395,7 +415,7 @@ class AgentSpanProcessor(SpanProcessor):
             return
         tokens = attrs.get(sc.AGENT_SESSION_TOTAL_TOKENS)
         cost = attrs.get(sc.AGENT_SESSION_TOTAL_COST)
-        usage = node.usage if node.usage is not None else Usage()
+        totals = node.usage if node.usage is not None else UsageSum()
         with self._lock:
             compact: _CompactFacts = (
                 str(attrs.get(sc.SESSION_ID, format(ctx.span_id, "016x"))),
@@ -403,8 +423,8 @@ class AgentSpanProcessor(SpanProcessor):
                 _project(attrs),
                 start,
                 str(attrs.get(sc.AGENT_SESSION_STATUS, "")),
-                tokens if _is_int(tokens) else usage.total_tokens,
-                float(cost) if _is_number(cost) else usage.cost,
+                tokens if _is_int(tokens) else totals.input_tokens + totals.output_tokens,
+                float(cost) if _is_number(cost) else totals.cost,
                 tuple(state.ops_by_type.items()),
                 tuple(state.ops_by_status.items()),
                 tuple(state.cost_by_model.items()),

@@ -101,7 +101,7 @@ _TOKEN_KEYS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ),
     ),
 )
-_TOKEN_NAMES = tuple(enumerate(keys for _, keys in _TOKEN_KEYS))  # in Usage's field order
+_TOKEN_KEY_LISTS = tuple(keys for _, keys in _TOKEN_KEYS)  # in Usage's field order
 _COST_KEYS = (sc.AGENT_USAGE_COST, OPENINFERENCE_COST_TOTAL)
 # The names that make a span a reporter of usage (input or output tokens, any naming).
 _USAGE_MARKERS = frozenset((*_TOKEN_KEYS[0][1], *_TOKEN_KEYS[1][1]))
@@ -183,40 +183,123 @@ def _valid_cost(value: object) -> bool:
     )
 
 
-def parse_usage(attrs: Attributes) -> tuple[Usage, list[str]]:
-    """Usage from ``attrs``, counting every valid value; plus a description of each invalid
-    one met (a string, a negative number, a bool), which is left out rather than guessed at.
-    For each figure the first valid value among its names counts."""
-    problems: list[str] = []
-    counts = [0, 0, 0, 0, 0]
-    for index, keys in _TOKEN_NAMES:
+#: Token counts in :class:`Usage`'s field order: input, output, cache read, cache creation,
+#: reasoning.
+TokenCounts = tuple[int, int, int, int, int]
+
+
+def read_usage(attrs: Attributes) -> tuple[TokenCounts, float, bool, list[str] | None]:
+    """Usage from ``attrs`` in its rawest form, for the span processor's hot path: the token
+    counts, the cost, whether a valid cost was found, and the problems met (None: none).
+
+    Every valid value counts; an invalid one (a string, a negative number, a bool) is left
+    out rather than guessed at and described in the problems. For each figure the first valid
+    value among its names counts."""
+    problems: list[str] | None = None
+    get = attrs.get
+    counts = []
+    for keys in _TOKEN_KEY_LISTS:
+        count = 0
         for key in keys:
-            value = attrs.get(key)
+            value = get(key)
             if value is None:
                 continue
-            if _valid_count(value):
-                counts[index] = value
+            if (type(value) is int and value >= 0) or _valid_count(value):
+                count = value
                 break
+            problems = problems or []
             problems.append(f"{key}={value!r} (expected a non-negative integer)")
+        counts.append(count)
     cost = 0.0
+    cost_found = False
     for key in _COST_KEYS:
-        raw_cost = attrs.get(key)
+        raw_cost = get(key)
         if raw_cost is None:
             continue
         if _valid_cost(raw_cost):
             cost = float(raw_cost)
+            cost_found = True
             break
+        problems = problems or []
         problems.append(f"{key}={raw_cost!r} (expected a non-negative number)")
-    return Usage(counts[0], counts[1], counts[2], counts[3], counts[4], cost), problems
+    c0, c1, c2, c3, c4 = counts
+    return (c0, c1, c2, c3, c4), cost, cost_found, problems
+
+
+def parse_usage(attrs: Attributes) -> tuple[Usage, list[str]]:
+    """Usage from ``attrs``, counting every valid value; plus a description of each invalid
+    one met (see :func:`read_usage`)."""
+    counts, cost, _, problems = read_usage(attrs)
+    return Usage(*counts, cost), problems or []
 
 
 def has_cost(attrs: Attributes) -> bool:
     """Whether the call's cost is known: a valid cost attribute is present and the call is not
-    marked as priced unknown. (An unknown price is recorded as cost 0 on the span, which must
-    not be mistaken for a free call.)"""
-    if attrs.get(sc.AGENT_USAGE_COST_UNKNOWN) is True:
-        return False
-    return any(key in attrs and _valid_cost(attrs[key]) for key in _COST_KEYS)
+    marked as priced unknown."""
+    return read_usage(attrs)[2] and cost_is_priced(attrs)
+
+
+def cost_is_priced(attrs: Attributes) -> bool:
+    """False when the span says its model's price is unknown: the cost 0 recorded then must
+    not be mistaken for a free call."""
+    return attrs.get(sc.AGENT_USAGE_COST_UNKNOWN) is not True
+
+
+class UsageSum:
+    """A running sum of usage, updated in place: what the span processor keeps for each open
+    span (adding frozen :class:`Usage` values would make a new object per LLM call)."""
+
+    __slots__ = (
+        "cache_creation_tokens",
+        "cache_read_tokens",
+        "cost",
+        "input_tokens",
+        "output_tokens",
+        "reasoning_tokens",
+    )
+
+    def __init__(self) -> None:
+        self.input_tokens = 0
+        self.output_tokens = 0
+        self.cache_read_tokens = 0
+        self.cache_creation_tokens = 0
+        self.reasoning_tokens = 0
+        self.cost = 0.0
+
+    def add(self, counts: TokenCounts, cost: float) -> None:
+        self.input_tokens += counts[0]
+        self.output_tokens += counts[1]
+        self.cache_read_tokens += counts[2]
+        self.cache_creation_tokens += counts[3]
+        self.reasoning_tokens += counts[4]
+        self.cost += cost
+
+    def add_sum(self, other: UsageSum) -> None:
+        self.add(other.counts(), other.cost)
+
+    def add_usage(self, usage: Usage) -> None:
+        self.add(
+            (
+                usage.input_tokens,
+                usage.output_tokens,
+                usage.cache_read_tokens,
+                usage.cache_creation_tokens,
+                usage.reasoning_tokens,
+            ),
+            usage.cost,
+        )
+
+    def counts(self) -> TokenCounts:
+        return (
+            self.input_tokens,
+            self.output_tokens,
+            self.cache_read_tokens,
+            self.cache_creation_tokens,
+            self.reasoning_tokens,
+        )
+
+    def usage(self) -> Usage:
+        return Usage(*self.counts(), self.cost)
 
 
 def llm_model(attrs: Attributes) -> str | None:

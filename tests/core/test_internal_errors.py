@@ -32,7 +32,7 @@ def test_change_recording_failure_is_contained(
 def test_processor_failure_does_not_break_span_ending(
     tel, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr("agent_otel.processor.parse_usage", _broken)
+    monkeypatch.setattr("agent_otel.processor.read_usage", _broken)
     llm = tel.other_tracer()
     usage = {sc.GEN_AI_USAGE_INPUT_TOKENS: 5}
     with (
