@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 
 from agent_otel import semconv as sc
 from agent_otel.spandata import Attributes, SpanData
-from agent_otel.usage import Usage, is_llm_span, llm_model, llm_provider
+from agent_otel.usage import Usage, is_llm_call, llm_model, llm_provider
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,7 +284,7 @@ class _TraceIndex:
             if operation is None:
                 if is_operation_span(parent):
                     operation = parent
-                elif is_llm_span(parent.attributes):
+                elif is_llm_call(parent.attributes):
                     inside_llm = True
         return operation, None, inside_llm
 
@@ -316,7 +316,7 @@ def sessions_from_spans(spans: Iterable[SpanData]) -> list[AgentSession]:
             if is_operation_span(span):
                 if session is not None:
                     ops_of[session.span_id].append(span)
-            elif is_llm_span(span.attributes) and not inside_llm and session is not None:
+            elif is_llm_call(span.attributes) and not inside_llm and session is not None:
                 call = _llm_call(span, operation.span_id if operation else None)
                 calls_of_session[session.span_id].append(call)
                 if operation is not None:

@@ -168,6 +168,22 @@ def is_llm_span(attrs: Attributes) -> bool:
     return kind is None or kind in OPENINFERENCE_CALL_KINDS
 
 
+#: ``gen_ai.operation.name`` values of a model call (as opposed to agents, tools, workflows).
+LLM_OPERATION_NAMES = frozenset({"chat", "text_completion", "generate_content", "embeddings"})
+
+
+def is_llm_call(attrs: Attributes) -> bool:
+    """A model call to list, whether or not it reported usage: an LLM span
+    (:func:`is_llm_span`), or a span of a GenAI model operation without usage — typically a
+    call that failed before the model answered, which is worth seeing although it has no
+    tokens to count."""
+    if is_llm_span(attrs):
+        return True
+    return attrs.get(sc.GEN_AI_OPERATION_NAME) in LLM_OPERATION_NAMES and _NOT_CALLS.isdisjoint(
+        attrs
+    )
+
+
 def _valid_count(value: object) -> bool:
     return (type(value) is int or (isinstance(value, int) and not isinstance(value, bool))) and (
         value >= 0

@@ -477,6 +477,27 @@ def test_api_errors_reach_the_app_unchanged(
     assert point.attributes[sc.ERROR_TYPE] == error.__name__
 
 
+def test_a_failed_call_is_listed_under_its_operation_without_counting_usage(
+    llm: LLMHarness, api: FakeOpenAI
+) -> None:
+    """A call that failed before the model answered reports no usage, but the session record
+    (what `show` and the report display) still lists it, failed, under its operation."""
+    client = api.sync_client()
+    with agent_otel.session(user_id="alice") as s, s.operation("query", "plan") as op:
+        client.chat.completions.create(model=MODEL, messages=MESSAGES)
+        api.fail_with = 500
+        with pytest.raises(openai.InternalServerError):
+            client.chat.completions.create(model=MODEL, messages=MESSAGES)
+        op_id = op.id
+    (session,) = llm.core.sessions()
+    (operation,) = session.operations
+    assert operation.id == op_id
+    assert [c.status for c in operation.llm_calls] == ["UNSET", "ERROR"]
+    failed = operation.llm_calls[1]
+    assert failed.usage.total_tokens == 0 and failed.model == MODEL
+    assert session.total_tokens == operation.llm_calls[0].usage.total_tokens
+
+
 def test_timeout_reaches_the_app(
     llm: LLMHarness, api: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
