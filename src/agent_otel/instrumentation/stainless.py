@@ -111,9 +111,7 @@ def _handle_result(
         ):
             reader = adapter.stream_reader(plan, capture=capture)
             call.before_finish = lambda c: reader.finish(c.response)
-            return wrap_stream(
-                result, call, lambda c, item: reader.observe(c.response, item), is_async=is_async
-            )
+            return wrap_stream(result, call, reader.observe, is_async=is_async)
         if plan.raw is None:
             adapter.read_body(plan, result, call.response, capture=capture)
         elif not plan.stream and plan.raw != "stream":

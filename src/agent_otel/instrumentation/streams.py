@@ -19,20 +19,19 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, Protocol
 
 from agent_otel.errors import internal_error
-from agent_otel.instrumentation.llm_call import LLMCall
+from agent_otel.instrumentation.llm_call import LLMCall, Response
 
 
 class ItemObserver(Protocol):
     """Reads one item into the call's response; True hides the item from the app (an item
     that exists only because the instrumentation asked for it)."""
 
-    def __call__(self, call: LLMCall, item: Any) -> bool: ...
+    def __call__(self, response: Response, item: Any) -> bool: ...
 
 
-def _observe(call: LLMCall, observe: ItemObserver, item: Any) -> bool:
+def _observe(observe: ItemObserver, response: Response, item: Any) -> bool:
     try:
-        call.chunk_received()
-        return observe(call, item)
+        return observe(response, item)
     except Exception:
         internal_error("reading a stream chunk")
         return False
@@ -40,9 +39,16 @@ def _observe(call: LLMCall, observe: ItemObserver, item: Any) -> bool:
 
 def _observed(inner: Iterator[Any], call: LLMCall, observe: ItemObserver) -> Iterator[Any]:
     error: BaseException | None = None
+    response = call.response
+    inner = iter(inner)  # the second loop goes on where the first one stopped
     try:
         for item in inner:
-            if not _observe(call, observe, item):
+            call.chunk_received()  # the first item times the first chunk
+            if not _observe(observe, response, item):
+                yield item
+            break
+        for item in inner:
+            if not _observe(observe, response, item):
                 yield item
     except GeneratorExit:
         raise  # closed early (close(), or collected after a break): not an error
@@ -57,9 +63,16 @@ async def _observed_async(
     inner: AsyncIterator[Any], call: LLMCall, observe: ItemObserver
 ) -> AsyncIterator[Any]:
     error: BaseException | None = None
+    response = call.response
+    inner = aiter(inner)  # the second loop goes on where the first one stopped
     try:
         async for item in inner:
-            if not _observe(call, observe, item):
+            call.chunk_received()
+            if not _observe(observe, response, item):
+                yield item
+            break
+        async for item in inner:
+            if not _observe(observe, response, item):
                 yield item
     except GeneratorExit:
         raise
