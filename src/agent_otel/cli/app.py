@@ -19,12 +19,12 @@ from typing import Any, TextIO
 from agent_otel.errors import AgentOtelWarning
 from agent_otel.version import __version__
 
-from . import sessions, show, summary
+from . import export, report, sessions, show, summary, tail, undo
 from .common import CliError, Context
 
 PROG = "agent-otel"
 
-COMMANDS: tuple[ModuleType, ...] = (sessions, show, summary)
+COMMANDS: tuple[ModuleType, ...] = (sessions, show, summary, report, tail, undo, export)
 """The command modules, in the order ``--help`` lists them."""
 
 Handler = Callable[[argparse.Namespace, Context], int]
@@ -33,7 +33,7 @@ Handler = Callable[[argparse.Namespace, Context], int]
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
-        description="Inspect the agent sessions that agent-otel recorded in the local store.",
+        description="Inspect, follow, undo and export what agent-otel recorded in the local store.",
         epilog=(
             "The store is $AGENT_OTEL_HOME, or the platform's per-user data directory. "
             "--store also reads an OpenTelemetry Collector file-exporter output."

@@ -1,4 +1,8 @@
-"""``agent-otel show SESSION_ID``: one session with its operations, LLM calls and changes."""
+"""``agent-otel show SESSION_ID``: one session with its operations, LLM calls and changes.
+
+Each change says whether ``agent-otel undo`` can take it back, judged from the record alone
+(:func:`agent_otel.undo.undo_blocker`), so that the hint shown is the command that works.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,12 @@ from typing import Any
 
 from rich.console import Group, RenderableType
 from rich.panel import Panel
-from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
 from agent_otel.records import AgentOperation, AgentSession, ChangeRecord, LLMCall
+from agent_otel.undo import undo_blocker
 
 from . import render
 from .common import Context, find_sessions
@@ -127,6 +131,8 @@ def operations_tree(session: AgentSession) -> Tree:
             change_node = branch.add(change_label(change))
             if change.diff:
                 change_node.add(diff_view(change))
+            elif change.diff_lines and not change.binary:
+                change_node.add(Text("diff not captured", style="dim"))
     return tree
 
 
@@ -199,7 +205,13 @@ def change_label(change: ChangeRecord) -> Text:
     details = [f"{change.diff_lines} diff line{'s' if change.diff_lines != 1 else ''}"]
     if change.binary:
         details.append("binary")
-    details.append("can undo" if change.can_undo else "cannot undo")
+    blocker = undo_blocker(change)
+    if blocker is not None:
+        details.append(f"cannot undo: {blocker}")
+    elif change.undo_operation_id:
+        details.append("can undo")
+    else:
+        details.append(f"can undo: agent-otel undo {render.short_id(change.id)}")
     label.append(SEPARATOR + SEPARATOR.join(details), style="dim")
     if change.undo_operation_id:
         label.append(SEPARATOR)
@@ -209,7 +221,7 @@ def change_label(change: ChangeRecord) -> Text:
 
 def diff_view(change: ChangeRecord) -> RenderableType:
     diff = change.diff or ""
-    view = Syntax(diff, "diff", theme="ansi_dark", background_color="default", word_wrap=True)
+    view = render.diff(diff)
     shown = len(diff.encode("utf-8"))
     if change.diff_size is not None and change.diff_size > shown:
         note = Text(f"(diff cut at {shown:,} of {change.diff_size:,} bytes)", style="dim")

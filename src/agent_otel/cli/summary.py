@@ -2,8 +2,9 @@
 
 ``--daily`` gives one row per UTC day and user, ``--project`` one row per project and day,
 ISO week or month. The numbers come from :mod:`agent_otel.summaries`, the same code that
-computes the views in-process; this module only reads the store and prints. Costs are shown
-to the cent here; ``--json`` has them unrounded.
+computes the views in-process, over the session facts kept by the store's index
+(:mod:`agent_otel.store.index`), so a large store is not re-read; this module only prints.
+Costs are shown to the cent here; ``--json`` has them unrounded.
 """
 
 from __future__ import annotations
@@ -31,12 +32,11 @@ from agent_otel.summaries import (
     Period,
     ProjectSummary,
     daily_summaries,
-    facts_from_session,
     project_summaries,
 )
 
 from . import render
-from .common import CliError, Context
+from .common import CliError, Context, indexed_store
 from .output import to_jsonable
 
 NAME = "summary"
@@ -142,19 +142,19 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     console = ctx.console()
     if args.daily:
         day = None if args.date is None else parse_day(args.date)
-        facts = load_facts(ctx, console, quiet=args.json)
+        facts = load_facts(ctx)
         daily = daily_summaries(facts, user=args.user, day=day)
         if args.json:
             write_json(daily)
         elif daily:
-            console.print(daily_table(daily))
+            console.print(render.FastTable(daily_table(daily)))
             console.print(daily_footer(daily))
         else:
             console.print(Text(_nothing(facts, ctx)))
         return 0
     period = parse_period(args.period)
     top = parse_top(args.top)
-    facts = load_facts(ctx, console, quiet=args.json)
+    facts = load_facts(ctx)
     projects = project_summaries(facts, period, top=top)
     if args.json:
         write_json(projects)
@@ -166,12 +166,11 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     return 0
 
 
-def load_facts(ctx: Context, console: Console, *, quiet: bool) -> list[SessionFacts]:
-    """The facts of every session in the store; a spinner meanwhile, on a terminal only."""
-    if quiet or not console.is_terminal:
-        return [facts_from_session(s) for s in ctx.sessions()]
-    with console.status(f"Reading {ctx.store} …"):
-        return [facts_from_session(s) for s in ctx.sessions()]
+def load_facts(ctx: Context) -> list[SessionFacts]:
+    """The facts of every session in the store, from its session index (kept up to date on
+    every run; a progress bar on stderr while that takes a while, on a terminal only)."""
+    with indexed_store(ctx) as index:
+        return [entry.facts for entry in index.entries()]
 
 
 def _nothing(facts: list[SessionFacts], ctx: Context) -> str:
@@ -257,13 +256,13 @@ def daily_table(rows: list[DailySummary]) -> Table:
     grid.add_column("Blocked", justify="right", no_wrap=True)
     for row in rows:
         grid.add_row(
-            row.date.isoformat(),
+            Text(row.date.isoformat()),
             Text(render.or_missing(row.user_id)),
-            f"{row.session_count:,}",
-            f"{row.operation_count:,}",
-            render.tokens(row.total_tokens),
-            dollars(row.total_cost),
-            percent(row.success_rate),
+            Text(f"{row.session_count:,}"),
+            Text(f"{row.operation_count:,}"),
+            Text(render.tokens(row.total_tokens)),
+            Text(dollars(row.total_cost)),
+            Text(percent(row.success_rate)),
             Text(f"{row.blocked_operations:,}", style="yellow" if row.blocked_operations else ""),
         )
     return grid

@@ -1,0 +1,28 @@
+"""Building many small objects at once, without the cyclic garbage collector.
+
+Indexing a range builds tens of thousands of spans, and answering builds one entry per
+session (100,000 in a large store); all of them are acyclic and either kept or freed by
+reference counting. While they are built, CPython's collector keeps scanning the growing
+young generations for cycles that cannot exist there: measured on a store of 100,000
+sessions, that was 60% of the time to build the entries, and 15% of the time to index.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+from collections.abc import Iterator
+
+__all__ = ["without_gc"]
+
+
+@contextlib.contextmanager
+def without_gc() -> Iterator[None]:
+    """Pause automatic garbage collection for the block (if it was on), then resume it."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
