@@ -26,6 +26,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent_otel import formatting as fmt
 from agent_otel.changes import content_bytes, sha256_hex, unified_diff
 from agent_otel.content import as_text
 from agent_otel.operations import Operation
@@ -41,6 +42,7 @@ __all__ = [
     "plan_undo",
     "undo_blocker",
     "undo_change",
+    "undo_hint",
 ]
 
 UNDO_AGENT_NAME = "agent-otel undo"
@@ -123,6 +125,17 @@ def undo_blocker(change: ChangeRecord) -> str | None:
     if change.change_type == "modify" and change.after_sha256 is None:
         return "no hash of the new content was recorded"
     return None
+
+
+def undo_hint(change: ChangeRecord) -> str:
+    """Whether ``agent-otel undo`` can take the change back, as ``show`` and the report say
+    it: the command that works, or why it would not."""
+    blocker = undo_blocker(change)
+    if blocker is not None:
+        return f"cannot undo: {blocker}"
+    if change.undo_operation_id:
+        return "can undo"
+    return f"can undo: agent-otel undo {fmt.short_id(change.id)}"
 
 
 def plan_undo(change: ChangeRecord, workspace: str | os.PathLike[str] | None) -> UndoPlan:

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
+from agent_otel import formatting as fmt
 from agent_otel.cli import render
 from agent_otel.cli import sessions as sessions_command
 from agent_otel.cli import summary as summary_command
@@ -285,7 +286,7 @@ def test_a_large_store_lists_and_summarises_every_session(
     assert len(lines) == len(records) + 2
     assert lines[-1].startswith(f"{len(records)} sessions · ")
     total = math.fsum(s.total_cost for s in records)
-    assert render.cost(total) in lines[-1]
+    assert fmt.cost(total) in lines[-1]
     newest = max(records, key=lambda s: s.started_at)
     assert lines[1].split()[0] == newest.id
     daily = cli("--store", str(store), "summary", "--daily", "--json", home=tmp_path).json()

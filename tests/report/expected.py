@@ -13,8 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from agent_otel.cli import render
-from agent_otel.cli.summary import dollars, percent
+from agent_otel import formatting as fmt
 from agent_otel.records import AgentSession
 from agent_otel.summaries import (
     DEFAULT_TOP,
@@ -42,12 +41,12 @@ def daily_rows(sessions: Sequence[AgentSession]) -> Rows:
     return [
         [
             text(d.date.isoformat()),
-            text(render.or_missing(d.user_id)),
+            text(fmt.or_missing(d.user_id)),
             num(f"{d.session_count:,}", d.session_count),
             num(f"{d.operation_count:,}", d.operation_count),
-            num(render.tokens(d.total_tokens), d.total_tokens),
-            num(dollars(d.total_cost), d.total_cost),
-            num(percent(d.success_rate), d.success_rate),
+            num(fmt.tokens(d.total_tokens), d.total_tokens),
+            num(fmt.dollars(d.total_cost), d.total_cost),
+            num(fmt.percent(d.success_rate), d.success_rate),
             num(f"{d.blocked_operations:,}", d.blocked_operations),
         ]
         for d in daily_summaries(facts)
@@ -63,8 +62,8 @@ def project_rows(
             text(p.period_label),
             text(p.project_id),
             num(f"{p.active_users:,}", p.active_users),
-            num(dollars(p.total_cost), p.total_cost),
-            text(", ".join(f"{m.model} {dollars(m.cost)}" for m in p.top_models) or "—"),
+            num(fmt.dollars(p.total_cost), p.total_cost),
+            text(", ".join(f"{m.model} {fmt.dollars(m.cost)}" for m in p.top_models) or "—"),
             text(", ".join(f"{o.type} {o.count:,}" for o in p.top_operations) or "—"),
         ]
         for p in project_summaries(facts, period, top=top)
@@ -94,18 +93,18 @@ def model_rows(sessions: Sequence[AgentSession]) -> Rows:
                     text(model),
                     num(f"{len(mine):,}", len(mine)),
                     num(
-                        render.tokens(sum(u.input_tokens for u in usage)),
+                        fmt.tokens(sum(u.input_tokens for u in usage)),
                         sum(u.input_tokens for u in usage),
                     ),
                     num(
-                        render.tokens(sum(u.output_tokens for u in usage)),
+                        fmt.tokens(sum(u.output_tokens for u in usage)),
                         sum(u.output_tokens for u in usage),
                     ),
                     num(
-                        render.tokens(sum(u.cache_read_tokens for u in usage)),
+                        fmt.tokens(sum(u.cache_read_tokens for u in usage)),
                         sum(u.cache_read_tokens for u in usage),
                     ),
-                    num(render.cost(cost), cost),
+                    num(fmt.cost(cost), cost),
                 ],
             )
         )
@@ -121,14 +120,14 @@ def session_rows(sessions: Sequence[AgentSession]) -> Rows:
     return [
         [
             text(s.id),
-            text(render.or_missing(s.user_id)),
+            text(fmt.or_missing(s.user_id)),
             text(s.status),
-            text(render.or_missing(facts_from_session(s).project)),
-            text(render.local_time(s.started_at)),
-            num(render.duration(s.duration_s), s.duration_s),
+            text(fmt.or_missing(facts_from_session(s).project)),
+            text(fmt.local_time(s.started_at)),
+            num(fmt.duration(s.duration_s), s.duration_s),
             num(f"{s.operation_count:,}", s.operation_count),
-            num(render.tokens(s.total_tokens), s.total_tokens),
-            num(render.cost(s.total_cost), s.total_cost),
+            num(fmt.tokens(s.total_tokens), s.total_tokens),
+            num(fmt.cost(s.total_cost), s.total_cost),
         ]
         for s in newest_first(sessions)
     ]
@@ -139,9 +138,9 @@ def session_stats(session: AgentSession) -> dict[str, CellValue]:
     ops = session.operation_count
     return {
         "operations": num(f"{ops:,} operation{'s' if ops != 1 else ''}", ops),
-        "tokens": num(f"{render.tokens(session.total_tokens)} tokens", session.total_tokens),
-        "cost": num(render.cost(session.total_cost), session.total_cost),
-        "duration": num(render.duration(session.duration_s), session.duration_s),
+        "tokens": num(f"{fmt.tokens(session.total_tokens)} tokens", session.total_tokens),
+        "cost": num(fmt.cost(session.total_cost), session.total_cost),
+        "duration": num(fmt.duration(session.duration_s), session.duration_s),
     }
 
 
@@ -149,10 +148,10 @@ def operation_numbers(session: AgentSession) -> dict[str, list[CellValue]]:
     """Per operation id: duration, input tokens, output tokens, cost."""
     return {
         op.id: [
-            num(render.duration(op.duration_s), op.duration_s),
-            num(render.tokens(op.input_tokens), op.input_tokens),
-            num(render.tokens(op.output_tokens), op.output_tokens),
-            num(render.cost(op.cost), op.cost),
+            num(fmt.duration(op.duration_s), op.duration_s),
+            num(fmt.tokens(op.input_tokens), op.input_tokens),
+            num(fmt.tokens(op.output_tokens), op.output_tokens),
+            num(fmt.cost(op.cost), op.cost),
         ]
         for op in session.operations
     }
@@ -172,8 +171,8 @@ def overview(sessions: Sequence[AgentSession]) -> dict[str, tuple[str, float]]:
     return {
         "sessions": (f"{len(sessions):,}", len(sessions)),
         "operations": (f"{operations:,}", operations),
-        "tokens": (render.tokens(tokens), tokens),
-        "cost": (render.cost(cost), cost),
+        "tokens": (fmt.tokens(tokens), tokens),
+        "cost": (fmt.cost(cost), cost),
         "users": (f"{len(users):,}", len(users)),
         "days": (f"{len(days):,}", len(days)),
         "projects": (f"{len(projects):,}", len(projects)),

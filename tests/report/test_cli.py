@@ -122,12 +122,13 @@ def test_since_an_age(tel: Harness, monkeypatch: pytest.MonkeyPatch, tmp_path: P
     [
         (
             ["--since", "last week"],
-            "agent-otel: --since: expected a UTC day as YYYY-MM-DD or an age such as 12h, 7d "
-            "or 2w; got 'last week'",
+            "agent-otel: --since: 'last week' is not a day (YYYY-MM-DD), an ISO 8601 time or an "
+            "age such as 12h, 7d or 2w (Invalid isoformat string: 'last week')",
         ),
         (
             ["--since", "2026-02-30"],
-            "agent-otel: --since: '2026-02-30' is not a valid date (day is out of range for month)",
+            "agent-otel: --since: '2026-02-30' is not a day (YYYY-MM-DD), an ISO 8601 time or an "
+            "age such as 12h, 7d or 2w (day is out of range for month)",
         ),
         (
             ["--period", "year"],

@@ -6,9 +6,7 @@ so a session reads identically in ``sessions``, ``show`` and whatever comes next
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
-from datetime import datetime
 
 from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, RenderResult
@@ -16,11 +14,6 @@ from rich.segment import Segment
 from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
-
-MISSING = "—"
-"""Shown where a value was not recorded."""
-
-SHORT_ID_LENGTH = 8
 
 SESSION_STATUS_STYLES = {
     "completed": "green",
@@ -38,63 +31,6 @@ OPERATION_STATUS_STYLES = {
 }
 
 
-def duration(seconds: float | None) -> str:
-    """``850ms``, ``12.3s``, ``4m05s``, ``2h03m``, ``3d04h``; ``—`` when unknown."""
-    if seconds is None or math.isnan(seconds):
-        return MISSING
-    seconds = max(seconds, 0.0)
-    if seconds < 1:
-        ms = seconds * 1000
-        return "<1ms" if 0 < ms < 0.5 else f"{ms:.0f}ms"
-    if seconds < 59.95:
-        return f"{seconds:.1f}s"
-    whole = round(seconds)
-    if whole < 3600:
-        return f"{whole // 60}m{whole % 60:02d}s"
-    minutes = whole // 60
-    if minutes < 24 * 60:
-        return f"{minutes // 60}h{minutes % 60:02d}m"
-    hours = minutes // 60
-    return f"{hours // 24}d{hours % 24:02d}h"
-
-
-def cost(usd: float) -> str:
-    """USD with 4 decimals; ``$0`` for nothing, ``<$0.0001`` for a cost too small to show."""
-    if usd == 0 or math.isnan(usd):
-        return "$0"
-    if abs(usd) < 0.00005:
-        return "<$0.0001"
-    return f"${usd:.4f}"
-
-
-def tokens(count: int) -> str:
-    """A token count with thousands separators: ``12,345``."""
-    return f"{count:,}"
-
-
-def token_pair(input_tokens: int, output_tokens: int) -> str:
-    """``1,200 in / 350 out``."""
-    return f"{tokens(input_tokens)} in / {tokens(output_tokens)} out"
-
-
-def local_time(moment: datetime | None, *, zone: bool = False) -> str:
-    """A timestamp in the local time zone, to the second: ``2025-01-31 14:05:09``."""
-    if moment is None:
-        return MISSING
-    local = moment.astimezone()
-    text = local.strftime("%Y-%m-%d %H:%M:%S")
-    return f"{text} {local.strftime('%Z')}".rstrip() if zone else text
-
-
-def short_id(identifier: str | None) -> str:
-    """The first characters of a span or change id, enough to tell them apart on screen."""
-    return (identifier or "")[:SHORT_ID_LENGTH] or MISSING
-
-
-def or_missing(value: object) -> str:
-    return MISSING if value is None or value == "" else str(value)
-
-
 def session_status(status: str) -> Text:
     return Text(status or "unknown", style=SESSION_STATUS_STYLES.get(status, "magenta"))
 
@@ -103,23 +39,9 @@ def operation_status(status: str) -> Text:
     return Text(status or "unknown", style=OPERATION_STATUS_STYLES.get(status, "magenta"))
 
 
-def one_line(text: str, limit: int = 120) -> str:
-    """The first line of ``text``, cut to ``limit`` characters, marked when anything was cut."""
-    lines = text.strip().splitlines() or [""]
-    first = lines[0]
-    if len(first) > limit:
-        return first[: limit - 1] + "…"
-    return first + (" …" if len(lines) > 1 else "")
-
-
 def diff(text: str) -> Syntax:
     """A unified diff, coloured on a terminal (removed lines red, added green)."""
     return Syntax(text, "diff", theme="ansi_dark", background_color="default", word_wrap=True)
-
-
-def clock(moment: datetime | None) -> str:
-    """The local time of day, to the second: ``14:05:09``."""
-    return MISSING if moment is None else moment.astimezone().strftime("%H:%M:%S")
 
 
 class FastTable:

@@ -10,29 +10,25 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 import tempfile
 from collections.abc import Iterable
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from agent_otel import semconv as sc
 from agent_otel.records import AgentSession
+from agent_otel.report import DEFAULT_TITLE, render_report
 from agent_otel.summaries import DEFAULT_TOP, PERIODS
 
 from .common import CliError, Context, find_sessions
-from .sessions import positive_int, select
+from .sessions import parse_when, positive_int, select
 from .summary import parse_period, parse_top
 
 NAME = "report"
 
 DEFAULT_OUTPUT = "agent-otel-report.html"
-
-_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
-_AGE = re.compile(r"(\d+)\s*([mhdw])")
-_AGE_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -86,24 +82,6 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
     parser.set_defaults(run=run)
 
 
-def parse_since(text: str, now: datetime) -> datetime:
-    """``YYYY-MM-DD`` (the start of that UTC day) or an age before ``now``: ``90m``,
-    ``12h``, ``7d``, ``2w``. Anything else is a :class:`CliError`."""
-    value = text.strip().lower()
-    age = _AGE.fullmatch(value)
-    if age:
-        return now - timedelta(**{_AGE_UNITS[age.group(2)]: int(age.group(1))})
-    if _DAY.fullmatch(value):
-        try:
-            day = date.fromisoformat(value)
-        except ValueError as error:
-            raise CliError(f"--since: {text!r} is not a valid date ({error})") from None
-        return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
-    raise CliError(
-        f"--since: expected a UTC day as YYYY-MM-DD or an age such as 12h, 7d or 2w; got {text!r}"
-    )
-
-
 def choose(args: argparse.Namespace, sessions: list[AgentSession]) -> list[AgentSession]:
     """The sessions named on the command line, or those the filters select."""
     if args.session_ids:
@@ -114,7 +92,7 @@ def choose(args: argparse.Namespace, sessions: list[AgentSession]) -> list[Agent
             raise CliError(f"give session ids or {', '.join(filters)}, not both")
         return _unique(s for query in args.session_ids for s in find_sessions(sessions, query))
     if args.since is not None:
-        since = parse_since(args.since, datetime.now(timezone.utc))
+        since = parse_when(args.since, "--since", datetime.now(timezone.utc))
         sessions = [s for s in sessions if s.started_at >= since]
     return select(sessions, args.user, args.status, args.limit)
 
@@ -152,10 +130,6 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     if not chosen:
         what = "no sessions match these filters" if everything else "no sessions recorded yet"
         raise CliError(f"{what} (store: {ctx.store}); no report written")
-    # Imported here: agent_otel.report formats numbers with agent_otel.cli.render, so a
-    # module-level import would be circular (and the other commands need not load it).
-    from agent_otel.report import DEFAULT_TITLE, render_report
-
     html = render_report(
         chosen, period=period, top=top, title=args.title or DEFAULT_TITLE, source=str(ctx.store)
     )

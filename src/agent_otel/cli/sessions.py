@@ -24,6 +24,7 @@ from typing import Any, Protocol, TypeVar
 from rich.table import Table
 from rich.text import Text
 
+from agent_otel import formatting as fmt
 from agent_otel import semconv as sc
 from agent_otel.store.index import SessionEntry
 from agent_otel.store.index.bulk import without_gc
@@ -279,13 +280,13 @@ def table(sessions: Sequence[SessionEntry]) -> Table:
     for s in sessions:
         grid.add_row(
             Text(s.id),
-            Text(render.or_missing(s.user_id)),
+            Text(fmt.or_missing(s.user_id)),
             render.session_status(s.status),
-            Text(render.local_time(s.started_at)),
-            Text(render.duration(s.duration_s)),
+            Text(fmt.local_time(s.started_at)),
+            Text(fmt.duration(s.duration_s)),
             Text(str(s.operation_count)),
-            Text(render.tokens(s.total_tokens)),
-            Text(render.cost(s.total_cost)),
+            Text(fmt.tokens(s.total_tokens)),
+            Text(fmt.cost(s.total_cost)),
         )
     return grid
 
@@ -296,8 +297,8 @@ def footer(sessions: Sequence[SessionEntry], total: int) -> Text:
         f"{count:,} session{'s' if count != 1 else ''}"
         + (f" (of {total:,} in the store)" if total != count else ""),
         f"{sum(s.operation_count for s in sessions):,} operations",
-        f"{render.tokens(sum(s.total_tokens for s in sessions))} tokens",
-        render.cost(math.fsum(s.total_cost for s in sessions)),
+        f"{fmt.tokens(sum(s.total_tokens for s in sessions))} tokens",
+        fmt.cost(math.fsum(s.total_cost for s in sessions)),
     ]
     failed = sum(1 for s in sessions if s.status == "failed")
     if failed:

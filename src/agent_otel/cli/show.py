@@ -1,7 +1,7 @@
 """``agent-otel show SESSION_ID``: one session with its operations, LLM calls and changes.
 
 Each change says whether ``agent-otel undo`` can take it back, judged from the record alone
-(:func:`agent_otel.undo.undo_blocker`), so that the hint shown is the command that works.
+(:func:`agent_otel.undo.undo_hint`), so that the hint shown is the command that works.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
+from agent_otel import formatting as fmt
 from agent_otel.records import AgentOperation, AgentSession, ChangeRecord, LLMCall
-from agent_otel.undo import undo_blocker
+from agent_otel.undo import undo_hint
 
 from . import render
 from .common import Context, find_sessions
@@ -84,20 +85,20 @@ def header(session: AgentSession) -> Panel:
         grid.add_row(key, value if isinstance(value, Text) else Text(value))
 
     row("Session", session.id)
-    row("User", render.or_missing(session.user_id))
-    row("Agent", render.or_missing(session.agent_name))
+    row("User", fmt.or_missing(session.user_id))
+    row("Agent", fmt.or_missing(session.agent_name))
     if session.service_name:
         row("Service", session.service_name)
     row("Status", render.session_status(session.status))
-    row("Model", render.or_missing(session.model))
-    row("Tier", render.or_missing(session.model_tier))
-    row("Temperature", render.or_missing(session.temperature))
-    row("Workspace", render.or_missing(session.workspace))
-    row("Started", render.local_time(session.started_at, zone=True))
-    row("Ended", render.local_time(session.ended_at, zone=True))
-    row("Duration", render.duration(session.duration_s))
-    row("Tokens", render.tokens(session.total_tokens))
-    row("Cost", render.cost(session.total_cost))
+    row("Model", fmt.or_missing(session.model))
+    row("Tier", fmt.or_missing(session.model_tier))
+    row("Temperature", fmt.or_missing(session.temperature))
+    row("Workspace", fmt.or_missing(session.workspace))
+    row("Started", fmt.local_time(session.started_at, zone=True))
+    row("Ended", fmt.local_time(session.ended_at, zone=True))
+    row("Duration", fmt.duration(session.duration_s))
+    row("Tokens", fmt.tokens(session.total_tokens))
+    row("Cost", fmt.cost(session.total_cost))
     row("Operations", str(session.operation_count))
     if session.initial_prompt is not None:
         prompt = session.initial_prompt
@@ -122,9 +123,9 @@ def operations_tree(session: AgentSession) -> Tree:
     for op in session.operations:
         branch = tree.add(operation_label(op))
         if op.command_line and op.command_line != op.target:
-            branch.add(Text(f"command: {render.one_line(op.command_line)}", style="dim"))
+            branch.add(Text(f"command: {fmt.one_line(op.command_line)}", style="dim"))
         if op.result is not None:
-            branch.add(Text(f"result: {render.one_line(op.result)}", style="dim"))
+            branch.add(Text(f"result: {fmt.one_line(op.result)}", style="dim"))
         for call in op.llm_calls:
             branch.add(llm_call_label(call))
         for change in op.changes:
@@ -138,7 +139,7 @@ def operations_tree(session: AgentSession) -> Tree:
 
 def operation_label(op: AgentOperation) -> Text:
     label = Text()
-    label.append(render.short_id(op.id), style="dim")
+    label.append(fmt.short_id(op.id), style="dim")
     label.append(" ")
     label.append(op.type or "operation", style="bold")
     if op.target:
@@ -149,21 +150,21 @@ def operation_label(op: AgentOperation) -> Text:
     if op.status == "blocked" and op.blocked_reason:
         label.append(f": {op.blocked_reason}", style="yellow")
     if op.error:
-        label.append(f": {render.one_line(op.error)}", style="red")
+        label.append(f": {fmt.one_line(op.error)}", style="red")
     details: list[str] = []
     if op.approved or op.approved_by:
         details.append(f"approved by {op.approved_by}" if op.approved_by else "approved")
-    details.append(render.duration(op.duration_s))
+    details.append(fmt.duration(op.duration_s))
     if op.input_tokens or op.output_tokens:
-        details.append(f"{render.token_pair(op.input_tokens, op.output_tokens)} tokens")
+        details.append(f"{fmt.token_pair(op.input_tokens, op.output_tokens)} tokens")
     if op.cost:
-        details.append(render.cost(op.cost))
+        details.append(fmt.cost(op.cost))
     if op.exit_code is not None:
         details.append(f"exit {op.exit_code}")
     label.append(SEPARATOR + SEPARATOR.join(details), style="dim")
     if op.undoes_change_id:
         label.append(SEPARATOR)
-        label.append(f"undoes change {render.short_id(op.undoes_change_id)}", style="magenta")
+        label.append(f"undoes change {fmt.short_id(op.undoes_change_id)}", style="magenta")
     return label
 
 
@@ -172,12 +173,12 @@ def llm_call_label(call: LLMCall) -> Text:
     label = Text()
     label.append("llm ", style="bold blue")
     label.append(call.name)
-    details = [f"model {render.or_missing(call.model)}"]
+    details = [f"model {fmt.or_missing(call.model)}"]
     if call.provider:
         details.append(f"provider {call.provider}")
-    details.append(f"{render.token_pair(usage.input_tokens, usage.output_tokens)} tokens")
+    details.append(f"{fmt.token_pair(usage.input_tokens, usage.output_tokens)} tokens")
     extra = [
-        f"{name} {render.tokens(n)}"
+        f"{name} {fmt.tokens(n)}"
         for name, n in (
             ("cache read", usage.cache_read_tokens),
             ("cache write", usage.cache_creation_tokens),
@@ -187,8 +188,8 @@ def llm_call_label(call: LLMCall) -> Text:
     ]
     if extra:
         details.append(", ".join(extra))
-    details.append(render.cost(usage.cost))
-    details.append(render.duration(call.duration_s))
+    details.append(fmt.cost(usage.cost))
+    details.append(fmt.duration(call.duration_s))
     label.append(SEPARATOR + SEPARATOR.join(details), style="dim")
     if call.status == "ERROR":
         label.append(SEPARATOR)
@@ -199,23 +200,17 @@ def llm_call_label(call: LLMCall) -> Text:
 def change_label(change: ChangeRecord) -> Text:
     label = Text()
     label.append("change ", style="bold")
-    label.append(render.short_id(change.id), style="dim")
+    label.append(fmt.short_id(change.id), style="dim")
     label.append(f" {change.change_type} ")
     label.append(change.path)
     details = [f"{change.diff_lines} diff line{'s' if change.diff_lines != 1 else ''}"]
     if change.binary:
         details.append("binary")
-    blocker = undo_blocker(change)
-    if blocker is not None:
-        details.append(f"cannot undo: {blocker}")
-    elif change.undo_operation_id:
-        details.append("can undo")
-    else:
-        details.append(f"can undo: agent-otel undo {render.short_id(change.id)}")
+    details.append(undo_hint(change))
     label.append(SEPARATOR + SEPARATOR.join(details), style="dim")
     if change.undo_operation_id:
         label.append(SEPARATOR)
-        label.append(f"undone by {render.short_id(change.undo_operation_id)}", style="magenta")
+        label.append(f"undone by {fmt.short_id(change.undo_operation_id)}", style="magenta")
     return label
 
 

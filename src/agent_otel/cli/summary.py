@@ -24,6 +24,7 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
+from agent_otel import formatting as fmt
 from agent_otel.facts import SessionFacts
 from agent_otel.summaries import (
     DEFAULT_TOP,
@@ -194,22 +195,6 @@ def _iso_date(value: object) -> str:
 # -- formatting -----------------------------------------------------------------------------
 
 
-def dollars(usd: float) -> str:
-    """USD to the cent: ``$1,234.57``; ``<$0.01`` for a cost that rounds to nothing."""
-    if math.isnan(usd):
-        return render.MISSING
-    if usd == 0:
-        return "$0.00"
-    if 0 < usd < 0.005:
-        return "<$0.01"
-    return f"${usd:,.2f}"
-
-
-def percent(rate: float | None) -> str:
-    """``87.5%``; ``—`` when no operation ran."""
-    return render.MISSING if rate is None else f"{rate:.1%}"
-
-
 class Ranked:
     """``claude $1.20, gpt $0.40``: ranked entries, most first, on one line when the column
     is wide enough, otherwise wrapped between entries, never inside one; ``—`` for none."""
@@ -217,7 +202,7 @@ class Ranked:
     SEPARATOR = ", "
 
     def __init__(self, entries: Sequence[str]) -> None:
-        self.entries = list(entries) or [render.MISSING]
+        self.entries = list(entries) or [fmt.MISSING]
 
     def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
         longest = max(cell_len(entry) for entry in self.entries) + 1  # and its comma
@@ -257,12 +242,12 @@ def daily_table(rows: list[DailySummary]) -> Table:
     for row in rows:
         grid.add_row(
             Text(row.date.isoformat()),
-            Text(render.or_missing(row.user_id)),
+            Text(fmt.or_missing(row.user_id)),
             Text(f"{row.session_count:,}"),
             Text(f"{row.operation_count:,}"),
-            Text(render.tokens(row.total_tokens)),
-            Text(dollars(row.total_cost)),
-            Text(percent(row.success_rate)),
+            Text(fmt.tokens(row.total_tokens)),
+            Text(fmt.dollars(row.total_cost)),
+            Text(fmt.percent(row.success_rate)),
             Text(f"{row.blocked_operations:,}", style="yellow" if row.blocked_operations else ""),
         )
     return grid
@@ -275,8 +260,8 @@ def daily_footer(rows: list[DailySummary]) -> Text:
         f"{days} day{'s' if days != 1 else ''}",
         f"{sessions:,} session{'s' if sessions != 1 else ''}",
         f"{sum(row.operation_count for row in rows):,} operations",
-        f"{render.tokens(sum(row.total_tokens for row in rows))} tokens",
-        dollars(math.fsum(row.total_cost for row in rows)),
+        f"{fmt.tokens(sum(row.total_tokens for row in rows))} tokens",
+        fmt.dollars(math.fsum(row.total_cost for row in rows)),
     ]
     return Text(" · ".join(parts), style="dim")
 
@@ -294,8 +279,8 @@ def project_table(rows: list[ProjectSummary]) -> Table:
             row.period_label,
             Text(row.project_id),
             f"{row.active_users:,}",
-            dollars(row.total_cost),
-            ranked(row.top_models, lambda m: f"{m.model} {dollars(m.cost)}"),
+            fmt.dollars(row.total_cost),
+            ranked(row.top_models, lambda m: f"{m.model} {fmt.dollars(m.cost)}"),
             ranked(row.top_operations, lambda o: f"{o.type} {o.count:,}"),
         )
     return grid
@@ -308,6 +293,6 @@ def project_footer(rows: list[ProjectSummary], facts: list[SessionFacts]) -> Tex
         f"{periods} {rows[0].period}{'s' if periods != 1 else ''}",
         f"{projects} project{'s' if projects != 1 else ''}",
         f"{len(facts):,} session{'s' if len(facts) != 1 else ''}",
-        dollars(math.fsum(row.total_cost for row in rows)),
+        fmt.dollars(math.fsum(row.total_cost for row in rows)),
     ]
     return Text(" · ".join(parts), style="dim")

@@ -24,6 +24,7 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
+from agent_otel import formatting as fmt
 from agent_otel import semconv as sc
 from agent_otel.records import (
     AgentOperation,
@@ -169,7 +170,7 @@ def emit(record: Record, console: Console, *, as_json: bool) -> None:
 
 
 def operation_line(op: AgentOperation) -> Text:
-    line = Text(f"{render.clock(op.ended_at)}  {op.session_id or render.MISSING}  ", style="dim")
+    line = Text(f"{fmt.clock(op.ended_at)}  {op.session_id or fmt.MISSING}  ", style="dim")
     line.append_text(operation_label(op))
     if op.changes:
         paths = ", ".join(f"{c.change_type} {c.path}" for c in op.changes)
@@ -178,18 +179,18 @@ def operation_line(op: AgentOperation) -> Text:
 
 
 def session_line(session: AgentSession) -> Text:
-    line = Text(f"{render.clock(session.ended_at)}  {session.id}  ", style="dim")
+    line = Text(f"{fmt.clock(session.ended_at)}  {session.id}  ", style="dim")
     line.append("session ", style="bold")
     line.append_text(render.session_status(session.status))
     if session.error:
-        line.append(f": {render.one_line(session.error)}", style="red")
+        line.append(f": {fmt.one_line(session.error)}", style="red")
     count = session.operation_count
     details = [
-        render.or_missing(session.user_id),
+        fmt.or_missing(session.user_id),
         f"{count} operation{'s' if count != 1 else ''}",
-        f"{render.tokens(session.total_tokens)} tokens",
-        render.cost(session.total_cost),
-        render.duration(session.duration_s),
+        f"{fmt.tokens(session.total_tokens)} tokens",
+        fmt.cost(session.total_cost),
+        fmt.duration(session.duration_s),
     ]
     line.append(SEPARATOR + SEPARATOR.join(details), style="dim")
     return line

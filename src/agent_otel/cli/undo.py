@@ -14,6 +14,7 @@ from typing import Any
 from rich.console import Group, RenderableType
 from rich.text import Text
 
+from agent_otel import formatting as fmt
 from agent_otel.records import AgentSession, ChangeRecord
 from agent_otel.store import default_store_dir
 from agent_otel.undo import UndoPlan, UndoRefused, UndoResult, plan_undo, undo_change
@@ -67,7 +68,7 @@ def find_change(sessions: list[AgentSession], query: str) -> tuple[AgentSession,
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
     session, change = find_change(ctx.sessions(), args.change_id)
-    what = f"change {render.short_id(change.id)} ({change.change_type} {change.path})"
+    what = f"change {fmt.short_id(change.id)} ({change.change_type} {change.path})"
     try:
         if args.dry_run:
             report(args, ctx, plan_undo(change, session.workspace), None)
@@ -138,14 +139,14 @@ def report(
         return
     would, did = _VERBS[plan.action]
     headline = Text(f"{did if result else would} {plan.path}", style="bold")
-    headline.append(f" (undoing change {render.short_id(plan.change.id)})", style="dim")
+    headline.append(f" (undoing change {fmt.short_id(plan.change.id)})", style="dim")
     parts: list[RenderableType] = [headline]
     if diff:
         parts.append(render.diff(diff))
     if result is not None:
         parts.append(
             Text(
-                f"Recorded as operation {render.short_id(result.operation_id)} of session "
+                f"Recorded as operation {fmt.short_id(result.operation_id)} of session "
                 f"{result.session_id} in {store}.",
                 style="dim",
             )

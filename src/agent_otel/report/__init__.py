@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from agent_otel.cli import render
+from agent_otel import formatting as fmt
 from agent_otel.records import AgentSession
 from agent_otel.summaries import (
     DEFAULT_TOP,
@@ -66,7 +66,7 @@ def render_report(
     subtitle: list[Child] = [
         f"{len(sessions):,} session{'s' if len(sessions) != 1 else ''}",
         f" from {source}" if source else None,
-        f" · generated {render.local_time(moment, zone=True)}",
+        f" · generated {fmt.local_time(moment, zone=True)}",
         " · summaries of these sessions by UTC day",
         f", projects by {PERIOD_NAMES[period]}" if period != "day" else None,
     ]

@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from agent_otel.cli import render
+from agent_otel import formatting as fmt
 from agent_otel.facts import SessionFacts
 from agent_otel.records import AgentSession
 from agent_otel.summaries import UNKNOWN
@@ -97,10 +97,10 @@ def models_table(rows: Sequence[ModelUsage]) -> Markup:
             (
                 row.model,
                 number(f"{row.calls:,}", row.calls),
-                number(render.tokens(row.input_tokens), row.input_tokens),
-                number(render.tokens(row.output_tokens), row.output_tokens),
-                number(render.tokens(row.cache_read_tokens), row.cache_read_tokens),
-                number(render.cost(row.cost), row.cost),
+                number(fmt.tokens(row.input_tokens), row.input_tokens),
+                number(fmt.tokens(row.output_tokens), row.output_tokens),
+                number(fmt.tokens(row.cache_read_tokens), row.cache_read_tokens),
+                number(fmt.cost(row.cost), row.cost),
             )
             for row in rows
         ),

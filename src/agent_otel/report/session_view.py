@@ -8,10 +8,10 @@ page only through :mod:`.markup`, which escapes them.
 
 from __future__ import annotations
 
-from agent_otel.cli import render
+from agent_otel import formatting as fmt
 from agent_otel.facts import SessionFacts
 from agent_otel.records import AgentOperation, AgentSession, ChangeRecord, LLMCall
-from agent_otel.undo import undo_blocker
+from agent_otel.undo import undo_hint
 
 from . import status
 from .markup import Child, Markup, element
@@ -74,15 +74,15 @@ def _summary(session: AgentSession) -> Markup:
         None,
         status.badge(session.status, status.session_tone(session.status)),
         element("code", {"class": "sid"}, session.id),
-        element("span", {"class": "who"}, render.or_missing(session.user_id)),
-        element("span", {"class": "when"}, render.local_time(session.started_at)),
+        element("span", {"class": "who"}, fmt.or_missing(session.user_id)),
+        element("span", {"class": "when"}, fmt.local_time(session.started_at)),
         element(
             "span",
             {"class": "stats"},
             _stat(f"{ops:,} operation{'s' if ops != 1 else ''}", ops, "operations"),
-            _stat(f"{render.tokens(session.total_tokens)} tokens", session.total_tokens, "tokens"),
-            _stat(render.cost(session.total_cost), session.total_cost, "cost"),
-            _stat(render.duration(session.duration_s), session.duration_s, "duration"),
+            _stat(f"{fmt.tokens(session.total_tokens)} tokens", session.total_tokens, "tokens"),
+            _stat(fmt.cost(session.total_cost), session.total_cost, "cost"),
+            _stat(fmt.duration(session.duration_s), session.duration_s, "duration"),
         ),
     )
 
@@ -90,21 +90,21 @@ def _summary(session: AgentSession) -> Markup:
 def _facts(session: AgentSession, facts: SessionFacts) -> Markup:
     rows: list[tuple[str, Child]] = [
         ("Session", element("code", None, session.id)),
-        ("Trace", element("code", None, session.trace_id or render.MISSING)),
-        ("User", render.or_missing(session.user_id)),
-        ("Agent", render.or_missing(session.agent_name)),
-        ("Service", render.or_missing(session.service_name)),
+        ("Trace", element("code", None, session.trace_id or fmt.MISSING)),
+        ("User", fmt.or_missing(session.user_id)),
+        ("Agent", fmt.or_missing(session.agent_name)),
+        ("Service", fmt.or_missing(session.service_name)),
         ("Status", status.badge(session.status, status.session_tone(session.status))),
-        ("Model", render.or_missing(session.model)),
-        ("Tier", render.or_missing(session.model_tier)),
-        ("Temperature", render.or_missing(session.temperature)),
-        ("Workspace", render.or_missing(session.workspace)),
-        ("Project", render.or_missing(facts.project)),  # as the summaries count it
-        ("Started", render.local_time(session.started_at, zone=True)),
-        ("Ended", render.local_time(session.ended_at, zone=True)),
-        ("Duration", render.duration(session.duration_s)),
-        ("Tokens", render.tokens(session.total_tokens)),
-        ("Cost", render.cost(session.total_cost)),
+        ("Model", fmt.or_missing(session.model)),
+        ("Tier", fmt.or_missing(session.model_tier)),
+        ("Temperature", fmt.or_missing(session.temperature)),
+        ("Workspace", fmt.or_missing(session.workspace)),
+        ("Project", fmt.or_missing(facts.project)),  # as the summaries count it
+        ("Started", fmt.local_time(session.started_at, zone=True)),
+        ("Ended", fmt.local_time(session.ended_at, zone=True)),
+        ("Duration", fmt.duration(session.duration_s)),
+        ("Tokens", fmt.tokens(session.total_tokens)),
+        ("Cost", fmt.cost(session.total_cost)),
         ("Operations", f"{session.operation_count:,}"),
     ]
     wide: list[tuple[str, Child]] = []
@@ -139,14 +139,14 @@ def _row(row_class: str, head: Child, cells: list[Cell | Child]) -> Markup:
 
 def _usage_cells(input_tokens: int, output_tokens: int, cost: float) -> list[Cell | Child]:
     return [
-        number(render.tokens(input_tokens), input_tokens),
-        number(render.tokens(output_tokens), output_tokens),
-        number(render.cost(cost), cost),
+        number(fmt.tokens(input_tokens), input_tokens),
+        number(fmt.tokens(output_tokens), output_tokens),
+        number(fmt.cost(cost), cost),
     ]
 
 
 def _duration(seconds: float | None) -> Cell:
-    return number(render.duration(seconds), seconds)
+    return number(fmt.duration(seconds), seconds)
 
 
 def operations_table(session: AgentSession) -> Markup:
@@ -198,7 +198,7 @@ def operations_table(session: AgentSession) -> Markup:
 def _operation(op: AgentOperation) -> Markup:
     tone = status.operation_tone(op.status)
     head = [
-        element("span", {"class": "id"}, render.short_id(op.id)),
+        element("span", {"class": "id"}, fmt.short_id(op.id)),
         " ",
         element("span", {"class": "op-type"}, op.type or "operation"),
         (" ", element("span", {"class": "target"}, op.target)) if op.target else None,
@@ -207,7 +207,7 @@ def _operation(op: AgentOperation) -> Markup:
     if op.status == "blocked" and op.blocked_reason:
         reason = element("span", {"class": "reason"}, op.blocked_reason)
     elif op.error:
-        reason = element("span", {"class": "reason error"}, render.one_line(op.error))
+        reason = element("span", {"class": "reason error"}, fmt.one_line(op.error))
     rows = [
         _row(
             "op-row",
@@ -251,7 +251,7 @@ def _notes(op: AgentOperation) -> Markup | None:
             element(
                 "a",
                 {"href": f"#change-{op.undoes_change_id}", "class": "undo"},
-                f"undoes change {render.short_id(op.undoes_change_id)}",
+                f"undoes change {fmt.short_id(op.undoes_change_id)}",
             )
         )
     if op.error and "\n" in op.error.strip():
@@ -267,11 +267,11 @@ def _notes(op: AgentOperation) -> Markup | None:
 
 def _call_row(call: LLMCall) -> Markup:
     usage = call.usage
-    details = [f"model {render.or_missing(call.model)}"]
+    details = [f"model {fmt.or_missing(call.model)}"]
     if call.provider:
         details.append(call.provider)
     extra = [
-        f"{name} {render.tokens(n)}"
+        f"{name} {fmt.tokens(n)}"
         for name, n in (
             ("cache read", usage.cache_read_tokens),
             ("cache write", usage.cache_creation_tokens),
@@ -300,16 +300,6 @@ def _call_row(call: LLMCall) -> Markup:
 # -- changes --------------------------------------------------------------------------------
 
 
-def _undo_hint(change: ChangeRecord) -> str:
-    """Whether ``agent-otel undo`` can take the change back, as ``agent-otel show`` says it."""
-    blocker = undo_blocker(change)
-    if blocker is not None:
-        return f"cannot undo: {blocker}"
-    if change.undo_operation_id:
-        return "can undo"
-    return f"can undo: agent-otel undo {render.short_id(change.id)}"
-
-
 def _change_summary(change: ChangeRecord) -> list[Child]:
     lines = change.diff_lines
     parts: list[Child] = [
@@ -324,7 +314,7 @@ def _change_summary(change: ChangeRecord) -> list[Child]:
             " · diff not captured (content capture was off)"
             if not change.diff and change.diff_lines and not change.binary
             else None,
-            f" · {_undo_hint(change)}",
+            f" · {undo_hint(change)}",
         ),
     ]
     if change.undo_operation_id:
@@ -333,7 +323,7 @@ def _change_summary(change: ChangeRecord) -> list[Child]:
             element(
                 "a",
                 {"href": f"#op-{change.undo_operation_id}", "class": "undo"},
-                f"undone by {render.short_id(change.undo_operation_id)}",
+                f"undone by {fmt.short_id(change.undo_operation_id)}",
             ),
         ]
     return parts

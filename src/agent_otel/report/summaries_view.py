@@ -13,8 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, time, timedelta, timezone
 
-from agent_otel.cli import render
-from agent_otel.cli.summary import dollars, percent
+from agent_otel import formatting as fmt
 from agent_otel.facts import SessionFacts
 from agent_otel.records import AgentSession
 from agent_otel.summaries import (
@@ -91,8 +90,8 @@ def overview(
                 element("span", {"class": "tone-text tone-blocked"}, f"{blocked:,} blocked"),
             ],
         ),
-        _card("Tokens", render.tokens(tokens), tokens, "tokens"),
-        _card("Cost", render.cost(cost), cost, "cost"),
+        _card("Tokens", fmt.tokens(tokens), tokens, "tokens"),
+        _card("Cost", fmt.cost(cost), cost, "cost"),
         _card("Users", f"{len(users):,}", len(users), "users"),
         _card("Days", f"{len(days):,}", len(days), "days", span or None),
         _card("Projects", f"{len(project_ids):,}", len(project_ids), "projects"),
@@ -161,21 +160,21 @@ def daily_section(daily: Sequence[DailySummary]) -> Markup:
     if any(row.total_cost > 0 for row in daily):
         caption = "Cost per UTC day, by user"
         costs = [(r.date, r.user_id or NO_USER, r.total_cost) for r in daily]
-        chart = _chart(costs, "day", dollars, caption)
+        chart = _chart(costs, "day", fmt.dollars, caption)
     else:
         caption = "Tokens per UTC day, by user"
         tokens = [(r.date, r.user_id or NO_USER, float(r.total_tokens)) for r in daily]
-        chart = _chart(tokens, "day", lambda v: render.tokens(round(v)), caption)
+        chart = _chart(tokens, "day", lambda v: fmt.tokens(round(v)), caption)
         caption += " (no cost was recorded)"
     rows = [
         (
             row.date.isoformat(),
-            render.or_missing(row.user_id),
+            fmt.or_missing(row.user_id),
             number(f"{row.session_count:,}", row.session_count),
             number(f"{row.operation_count:,}", row.operation_count),
-            number(render.tokens(row.total_tokens), row.total_tokens),
-            number(dollars(row.total_cost), row.total_cost),
-            number(percent(row.success_rate), row.success_rate),
+            number(fmt.tokens(row.total_tokens), row.total_tokens),
+            number(fmt.dollars(row.total_cost), row.total_cost),
+            number(fmt.percent(row.success_rate), row.success_rate),
             number(f"{row.blocked_operations:,}", row.blocked_operations),
         )
         for row in daily
@@ -201,7 +200,7 @@ def project_section(projects: Sequence[ProjectSummary], period: Period) -> Marku
     if any(row.total_cost > 0 for row in projects):
         chart_rows = [(r.period_start, r.project_id, r.total_cost) for r in projects]
         what = f"Cost per {period} (UTC), by project"
-        parts += [element("h3", None, what), _chart(chart_rows, period, dollars, what)]
+        parts += [element("h3", None, what), _chart(chart_rows, period, fmt.dollars, what)]
     columns = (
         Column(f"{period.capitalize()} (UTC)"),
         Column("Project", wrap=True),
@@ -215,8 +214,8 @@ def project_section(projects: Sequence[ProjectSummary], period: Period) -> Marku
             row.period_label,
             row.project_id,
             number(f"{row.active_users:,}", row.active_users),
-            number(dollars(row.total_cost), row.total_cost),
-            _ranked([f"{m.model} {dollars(m.cost)}" for m in row.top_models]),
+            number(fmt.dollars(row.total_cost), row.total_cost),
+            _ranked([f"{m.model} {fmt.dollars(m.cost)}" for m in row.top_models]),
             _ranked([f"{o.type} {o.count:,}" for o in row.top_operations]),
         )
         for row in projects
@@ -228,7 +227,7 @@ def project_section(projects: Sequence[ProjectSummary], period: Period) -> Marku
 def _ranked(entries: Sequence[str]) -> Markup:
     """``claude $1.20, gpt $0.40`` as a list that wraps between entries, never inside one."""
     if not entries:
-        return element("span", {"class": "muted"}, render.MISSING)
+        return element("span", {"class": "muted"}, fmt.MISSING)
     return element("ul", {"class": "ranked"}, (element("li", None, e) for e in entries))
 
 
@@ -241,20 +240,20 @@ def models_section(rows: Sequence[ModelUsage], tokens_outside: int) -> Markup:
         return element("p", {"class": "empty"}, "No LLM calls recorded.")
     if any(row.cost > 0 for row in rows):
         bars = [(row.model, row.cost) for row in rows]
-        chart = horizontal_bars(bars, render.cost, "Cost per model")
+        chart = horizontal_bars(bars, fmt.cost, "Cost per model")
     else:
         bars = sorted(
             ((row.model, float(row.input_tokens + row.output_tokens)) for row in rows),
             key=lambda bar: -bar[1],
         )
-        chart = horizontal_bars(bars, lambda v: render.tokens(round(v)), "Tokens per model")
+        chart = horizontal_bars(bars, lambda v: fmt.tokens(round(v)), "Tokens per model")
     parts: list[Child] = [element("figure", {"class": "chart"}, chart), models_table(rows)]
     if tokens_outside:
         parts.append(
             element(
                 "p",
                 {"class": "muted"},
-                f"{render.tokens(tokens_outside)} tokens were recorded without an LLM call "
+                f"{fmt.tokens(tokens_outside)} tokens were recorded without an LLM call "
                 "(Operation.add_usage); their cost counts under the session's model.",
             )
         )
@@ -281,14 +280,14 @@ def sessions_index(sessions: Sequence[tuple[str, AgentSession, SessionFacts]]) -
     rows = [
         (
             element("a", {"href": f"#{anchor}"}, element("code", None, s.id)),
-            render.or_missing(s.user_id),
+            fmt.or_missing(s.user_id),
             status.badge(s.status, status.session_tone(s.status)),
-            render.or_missing(f.project),
-            render.local_time(s.started_at),
-            number(render.duration(s.duration_s), s.duration_s),
+            fmt.or_missing(f.project),
+            fmt.local_time(s.started_at),
+            number(fmt.duration(s.duration_s), s.duration_s),
             number(f"{s.operation_count:,}", s.operation_count),
-            number(render.tokens(s.total_tokens), s.total_tokens),
-            number(render.cost(s.total_cost), s.total_cost),
+            number(fmt.tokens(s.total_tokens), s.total_tokens),
+            number(fmt.cost(s.total_cost), s.total_cost),
         )
         for anchor, s, f in sessions
     ]

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from agent_otel.cli import render
+from agent_otel import formatting as fmt
 from agent_otel.records import AgentOperation, AgentSession, LLMCall
 
 from . import status
@@ -65,7 +65,7 @@ def window(session: AgentSession) -> tuple[datetime, float]:
 def _usage(input_tokens: int, output_tokens: int, cost: float) -> str:
     if not (input_tokens or output_tokens or cost):
         return ""
-    return f"{render.token_pair(input_tokens, output_tokens)} tokens, {render.cost(cost)}"
+    return f"{fmt.token_pair(input_tokens, output_tokens)} tokens, {fmt.cost(cost)}"
 
 
 def lanes(session: AgentSession) -> list[Lane]:
@@ -133,7 +133,7 @@ def lanes(session: AgentSession) -> list[Lane]:
         length=share(session.duration_s),
         duration_s=session.duration_s,
         usage=(
-            f"{render.tokens(session.total_tokens)} tokens, {render.cost(session.total_cost)}"
+            f"{fmt.tokens(session.total_tokens)} tokens, {fmt.cost(session.total_cost)}"
             if session.total_tokens or session.total_cost
             else ""
         ),
@@ -148,8 +148,8 @@ def _percent(fraction: float) -> str:
 def _bar(lane: Lane, total_s: float) -> Markup:
     length = lane.length if lane.length is not None else 0.0
     width = max(length * 100, MIN_BAR_PERCENT)
-    when = f"+{render.duration(lane.offset * total_s)}"
-    lasted = "no end recorded" if lane.duration_s is None else render.duration(lane.duration_s)
+    when = f"+{fmt.duration(lane.offset * total_s)}"
+    lasted = "no end recorded" if lane.duration_s is None else fmt.duration(lane.duration_s)
     what = " ".join(part for part in (lane.name, lane.target) if part)
     tip = " · ".join(part for part in (what, lane.status, f"{when}, {lasted}", lane.usage) if part)
     return element(
@@ -195,7 +195,7 @@ def tick_label(seconds: float, step: float) -> str:
     if seconds == 0:
         return "0"
     if seconds >= 60:
-        return render.duration(seconds)
+        return fmt.duration(seconds)
     if step >= 0.1:
         return f"{seconds:.{_decimals(step)}f}s"
     return f"{seconds * 1000:.{_decimals(step * 1000)}f}ms"
@@ -243,7 +243,7 @@ def waterfall(session: AgentSession) -> Markup:
             },
             _label(lane),
             _bar(lane, total),
-            element("div", {"class": "wf-time num"}, render.duration(lane.duration_s)),
+            element("div", {"class": "wf-time num"}, fmt.duration(lane.duration_s)),
         )
         for lane in lanes(session)
     ]
