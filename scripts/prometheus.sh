@@ -14,27 +14,9 @@ if command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1;
   exit 0
 fi
 
-if [ "$(id -u)" -eq 0 ]; then
-  sudo=()
-elif command -v sudo >/dev/null 2>&1; then
-  sudo=(sudo)
-else
-  echo "prometheus.sh: prometheus/promtool are missing and installing them needs root (or sudo)" >&2
-  exit 1
-fi
-if ! command -v apt-get >/dev/null 2>&1; then
-  echo "prometheus.sh: prometheus/promtool are missing and this is not a Debian-like system;" \
-    "install Prometheus (2.x) so that both are on PATH" >&2
-  exit 1
-fi
-
-install=("${sudo[@]}" env DEBIAN_FRONTEND=noninteractive
-  apt-get install -y -q --no-install-recommends prometheus)
-# A fresh machine may have no package lists yet: refresh them once if the install fails.
-if ! "${install[@]}"; then
-  "${sudo[@]}" apt-get update -q
-  "${install[@]}"
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/apt-install.sh"
+apt_install prometheus prometheus
+sudo=("${SUDO[@]}")
 
 # Stop the service the package may have just started (where policy allowed starting it).
 if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then

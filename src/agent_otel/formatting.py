@@ -55,6 +55,20 @@ def token_pair(input_tokens: int, output_tokens: int) -> str:
     return f"{tokens(input_tokens)} in / {tokens(output_tokens)} out"
 
 
+def token_details(cache_read: int, cache_write: int, reasoning: int) -> list[str]:
+    """The parts of a call's tokens worth naming when there are any: ``cache read 1,024``,
+    ``cache write 300``, ``reasoning 64``."""
+    return [
+        f"{name} {tokens(n)}"
+        for name, n in (
+            ("cache read", cache_read),
+            ("cache write", cache_write),
+            ("reasoning", reasoning),
+        )
+        if n
+    ]
+
+
 def local_time(moment: datetime | None, *, zone: bool = False) -> str:
     """A timestamp in the local time zone, to the second: ``2025-01-31 14:05:09``."""
     if moment is None:

@@ -177,15 +177,9 @@ def llm_call_label(call: LLMCall) -> Text:
     if call.provider:
         details.append(f"provider {call.provider}")
     details.append(f"{fmt.token_pair(usage.input_tokens, usage.output_tokens)} tokens")
-    extra = [
-        f"{name} {fmt.tokens(n)}"
-        for name, n in (
-            ("cache read", usage.cache_read_tokens),
-            ("cache write", usage.cache_creation_tokens),
-            ("reasoning", usage.reasoning_tokens),
-        )
-        if n
-    ]
+    extra = fmt.token_details(
+        usage.cache_read_tokens, usage.cache_creation_tokens, usage.reasoning_tokens
+    )
     if extra:
         details.append(", ".join(extra))
     details.append(fmt.cost(usage.cost))

@@ -270,15 +270,9 @@ def _call_row(call: LLMCall) -> Markup:
     details = [f"model {fmt.or_missing(call.model)}"]
     if call.provider:
         details.append(call.provider)
-    extra = [
-        f"{name} {fmt.tokens(n)}"
-        for name, n in (
-            ("cache read", usage.cache_read_tokens),
-            ("cache write", usage.cache_creation_tokens),
-            ("reasoning", usage.reasoning_tokens),
-        )
-        if n
-    ]
+    extra = fmt.token_details(
+        usage.cache_read_tokens, usage.cache_creation_tokens, usage.reasoning_tokens
+    )
     head = [
         element("span", {"class": "llm"}, "llm"),
         " ",
