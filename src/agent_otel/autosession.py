@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import atexit
 import os
-import signal
 import sys
 import threading
-from types import FrameType, TracebackType
+from types import TracebackType
 from typing import Any, NoReturn
 
 from agent_otel.configuration import get_telemetry
@@ -51,8 +50,10 @@ def start_auto_session() -> Session | None:
 
 
 def _hook_process_end(session: Session) -> None:
-    """Catch every way the process can end, so the session ends with the right status
-    before the providers' own exit hooks flush it (atexit runs hooks last-in, first-out)."""
+    """Catch the ways the process can end that decide the session's status, so that it ends
+    with it before configure()'s exit hook ends whatever is still open and flushes (atexit
+    runs hooks last-in, first-out). SIGTERM needs nothing here: configure()'s handler ends
+    every open session, this one included, as cancelled."""
     previous_hook = sys.excepthook
 
     def excepthook(
@@ -71,21 +72,6 @@ def _hook_process_end(session: Session) -> None:
 
     sys.exit = exit_
     atexit.register(_end, session, None)
-    if threading.current_thread() is threading.main_thread():
-        for signum in (signal.SIGTERM,):
-            if signal.getsignal(signum) in (signal.SIG_DFL, None):
-                signal.signal(signum, _on_signal)
-
-
-def _on_signal(signum: int, frame: FrameType | None) -> None:
-    session = _session
-    if session is not None:
-        session.cancel()
-        _end(session, None)
-        get_telemetry().force_flush(5_000)
-    # Die of the signal as the app would have without us.
-    signal.signal(signum, signal.SIG_DFL)
-    os.kill(os.getpid(), signum)
 
 
 def _end(session: Session, error: BaseException | None) -> None:

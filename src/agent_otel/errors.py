@@ -26,6 +26,14 @@ class AgentOtelWarning(UserWarning):
     """Misuse of the agent-otel API that was tolerated; the message says what was recorded."""
 
 
+class ProcessEnded(BaseException):
+    """What a session or operation still open when the process ends is ended with: the
+    message says how the process ended (a signal, the interpreter exiting). Like Ctrl-C, it
+    cancels a session; an operation fails with ``error.type`` ``ProcessEnded``. It is never
+    raised, only recorded, so it derives from ``BaseException``: no ``except Exception`` in
+    the app could ever mistake it for one of its own errors."""
+
+
 def env_flag(name: str, default: bool = False) -> bool:
     """Read a boolean environment variable the way OpenTelemetry's own switches are read."""
     value = os.environ.get(name)

@@ -21,13 +21,18 @@ _logger = logging.getLogger("agent_otel.exporters")
 
 TRACES_GROUP = "opentelemetry_traces_exporter"
 METRICS_GROUP = "opentelemetry_metrics_exporter"
+STORE_EXPORTER = "agent_otel_store"  # the local store's entry point name, in both groups
 
 
 def _names(variable: str) -> list[str] | None:
+    """The exporter names in ``variable``, the local store's first: exporters are flushed in
+    this order at shutdown, within one time budget, and the local store is quick and must
+    not lose its last data to an endpoint that hangs."""
     raw = os.environ.get(variable)
     if raw is None or not raw.strip():
         return None
-    return [name.strip() for name in raw.split(",") if name.strip()]
+    names = [name.strip() for name in raw.split(",") if name.strip()]
+    return sorted(names, key=lambda name: name != STORE_EXPORTER)
 
 
 def _endpoint_configured(signal: str) -> bool:

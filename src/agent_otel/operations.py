@@ -21,7 +21,15 @@ from agent_otel.records import ChangeRecord, to_datetime
 from agent_otel.scope import SpanScope, mark_failed
 from agent_otel.sessions import SESSION_KEY, Session, current_session
 from agent_otel.usage import Usage
-from agent_otel.validation import check_bool, check_choice, check_int, check_number, check_str
+from agent_otel.validation import (
+    as_str,
+    brief,
+    check_bool,
+    check_choice,
+    check_int,
+    check_number,
+    check_str,
+)
 
 if TYPE_CHECKING:
     from agent_otel.configuration import Telemetry
@@ -157,7 +165,10 @@ class Operation(SpanScope):
         self._status = "blocked"
         reason = check_str("Operation.block()", "reason", reason)
         if reason:
-            self.span.set_attribute(sc.AGENT_OPERATION_BLOCKED_REASON, reason)
+            # Recorded always, so redacted always: "denied: the command holds a token ...".
+            self.span.set_attribute(
+                sc.AGENT_OPERATION_BLOCKED_REASON, self._content().metadata(reason)
+            )
 
     def fail(self, error: BaseException | str) -> None:
         """The operation failed, with an exception or a message (span status ERROR)."""
@@ -169,9 +180,9 @@ class Operation(SpanScope):
                 f"{type_name(error)}; recorded as str(value)",
                 TypeError,
             )
-            error = str(error)
+            error = as_str(error)
         self._status = "failed"
-        mark_failed(self.span, error)
+        mark_failed(self.span, error, self._content())
 
     def set_pending(self) -> None:
         """The operation waits for approval; the wait is recorded as an event."""
@@ -236,7 +247,9 @@ class Operation(SpanScope):
         when content capture is on.
         """
         where = "Operation.record_change()"
-        path_text = check_str(where, "path", path, path_ok=True) or ""
+        # A path is recorded always (and logged if recording fails): a secret in it, as in
+        # a URL with a token, is redacted before anything else sees it.
+        path_text = self._content().metadata(check_str(where, "path", path, path_ok=True) or "")
         kind = check_choice(where, "change_type", change_type, CHANGE_TYPES) or "modify"
         before = _check_content(where, "before", before)
         after = _check_content(where, "after", after)
@@ -286,7 +299,7 @@ class Operation(SpanScope):
         return get_telemetry()
 
     def _describe(self) -> str:
-        return f"{self.type} {self.target or ''}".strip()
+        return brief(f"{self.type} {self.target or ''}".strip())
 
     def _prepare(self) -> None:
         session = self._session or current_session()
@@ -333,7 +346,7 @@ class Operation(SpanScope):
         if target is not None:
             if op_type == "execute":
                 # A command line is content (it may hold secrets); its program name is not.
-                attrs[sc.PROCESS_EXECUTABLE_NAME] = content.scrub(executable_name(target))
+                attrs[sc.PROCESS_EXECUTABLE_NAME] = content.metadata(executable_name(target))
                 captured = content.capture_text(target)
                 if captured is not None:
                     attrs[sc.PROCESS_COMMAND_LINE] = captured.text
@@ -341,7 +354,7 @@ class Operation(SpanScope):
                 else:
                     attrs[sc.AGENT_OPERATION_TARGET] = attrs[sc.PROCESS_EXECUTABLE_NAME]
             else:
-                target = content.scrub(target)
+                target = content.metadata(target)
                 attrs[sc.AGENT_OPERATION_TARGET] = target
                 if op_type in _FILE_TYPES:
                     attrs[sc.FILE_PATH] = target
@@ -368,7 +381,7 @@ class Operation(SpanScope):
         span = self.span
         if exc is not None:
             self._status = "failed"
-            mark_failed(span, exc)
+            mark_failed(span, exc, self._content())
         elif self._status is None:
             self._status = "success"
         usage = self._processor().usage_of(span.get_span_context().span_id)
@@ -398,7 +411,7 @@ def _check_content(where: str, field: str, value: object) -> str | bytes | None:
         "recorded as str(value)",
         TypeError,
     )
-    return str(value)
+    return as_str(value)
 
 
 def current_operation() -> Operation | None:

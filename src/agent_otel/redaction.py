@@ -16,7 +16,8 @@ What is recognised (the kinds in :data:`KINDS`):
   ``rk_live_`` ``rk_test_`` ``whsec_``);
 * ``aws-secret-key``: a 40-character secret access key assigned to ``aws_secret_access_key``;
 * ``authorization``: the credentials of an ``Authorization:`` header (``Bearer``, ``Basic``,
-  ...), ``bearer-token``: a ``Bearer <token>`` anywhere, ``basic-auth``: ``curl -u user:pass``;
+  ...), ``bearer-token``: a ``Bearer <token>`` anywhere, ``basic-auth``: ``curl -u user:pass``
+  and the ``"auth"`` (base64 of ``user:password``) of Docker's ``config.json``;
 * ``jwt``: three base64url segments starting with ``eyJ``;
 * ``private-key``: a PEM private key block (RSA, EC, DSA, OpenSSH, PKCS#8, PGP), whole;
 * ``url-password``: the password of ``scheme://user:password@host`` (any scheme: database
@@ -25,13 +26,16 @@ What is recognised (the kinds in :data:`KINDS`):
   ``;SharedAccessKey=...;`` in ADO.NET / Azure style connection strings;
 * ``secret``: a value assigned to a secret-looking name in ``.env`` files, shell, code, JSON,
   YAML, INI, URL queries and command-line flags (``API_KEY=...``, ``export GITHUB_TOKEN=...``,
-  ``"password": "..."``, ``secret: ...``, ``client_secret = "..."``, ``--password ...``). A name is
-  secret-looking when one of its words is or ends with PASSWORD, PASSWD, PASSPHRASE, SECRET,
-  TOKEN, CREDENTIAL(S), APIKEY or ACCESSKEY/PRIVATEKEY, or is API/ACCESS/PRIVATE KEY, or is PWD
-  or PASS next to other words (``DB_PASS``; a bare ``PWD`` is the shell's directory) — and no
-  word after it names something else (``token_count``, ``password_hint``, ``SECRET_NAME``,
-  ``max_tokens`` and ``tokenizer`` are not secrets; ``SECRET_KEY_BASE`` and ``API_KEY_2`` are).
-  Tokenizer specials (``pad_token``, ``eos_token``...) and paging tokens are not secrets.
+  ``"password": "..."``, ``secret: ...``, ``client_secret = "..."``, ``--password ...``), in SQL
+  (``PASSWORD '...'``, ``IDENTIFIED BY '...'``), in ``define('DB_PASSWORD', '...')`` and in
+  prose (``the token is ...``). A name is secret-looking when one of its words is or ends with
+  PASSWORD, PASSWD, PASSPHRASE, SECRET, TOKEN, CREDENTIAL(S), APIKEY or ACCESSKEY/PRIVATEKEY,
+  or is KEY after API, ACCESS, PRIVATE, SECRET, AUTH, ENCRYPTION, SIGNING, MASTER, HMAC or APP,
+  or is PASS, or PWD next to other words (``DB_PWD``; a bare ``PWD`` is the shell's directory
+  unless its value is no path, as in ODBC's ``PWD=...``) — and no word after it names
+  something else (``token_count``, ``password_hint``, ``SECRET_NAME``, ``max_tokens`` and
+  ``tokenizer`` are not secrets; ``SECRET_KEY_BASE`` and ``API_KEY_2`` are). Tokenizer
+  specials (``pad_token``, ``eos_token``...) and paging tokens are not secrets.
 * ``custom``: a match of a pattern added with ``extra_patterns`` or
   ``AGENT_OTEL_REDACT_PATTERNS``.
 
@@ -44,19 +48,27 @@ values starting with ``your`` and AWS's documented ``...EXAMPLE`` keys. ``change
 placeholder too: it is publicly known, so keeping it reveals nothing. PEM blocks and JWTs are
 always redacted. Generic assignments whose separator is ``:`` or a space (YAML, prose,
 ``--flag value``) need a value that does not read as a word (``hunter2`` yes, ``postgres`` no),
-since ``Token: the unit of text`` is prose.
+since ``Token: the unit of text`` is prose; after ``is``, a comma or a bare ``pass`` the value
+must even look generated (mixed case and digits, or a long run of letters and digits), since
+``the token is write-only`` and ``("api-key", "x-api-key")`` are not secrets either.
 
 Not recognised: secrets without a telling name or shape (a bare 40-character AWS secret, a
-random password on its own), multi-line YAML block values, ``.netrc`` files.
+random password on its own, a positional SQL value, the signature of a pre-signed URL),
+multi-line YAML block values, ``.netrc`` files; vendor keys of other shapes (npm, PyPI,
+Hugging Face, SendGrid) only where a secret-looking name holds them.
 
 Cost: about twenty passes over the text, each as cheap as a ``str.find``: every pattern starts
 with a literal (``sk-``, ``eyJ``, ``://``, ``authorization``...) that the regex engine skips
 to, and names are looked for only where a secret word (``pass``, ``secret``, ``token``...)
-occurs. A 10 KB source file costs about 0.1 ms. A huge value that will be cut to a budget is
-redacted only around what is kept (:meth:`Redactor.redact_head`). This module is imported, and
-its patterns compiled, when content is first captured, not when ``agent_otel`` is imported.
+occurs. A 10 KB source file costs about 0.1 ms. Where a pattern scans ahead (a value after
+a name, the ``-u`` of a ``curl``), the scan is bounded, so that hostile text — the start of a
+secret repeated thousands of times on one line — costs linear time too. A huge value that
+will be cut to a budget is redacted only around what is kept (:meth:`Redactor.redact_head`).
+This module is imported, and its patterns compiled, when content is first captured, not when
+``agent_otel`` is imported.
 
-Environment (read by :meth:`Redactor.from_env` and so by :func:`default_redactor`):
+Environment (read by :meth:`Redactor.from_env` and so by :func:`default_redactor`; the
+arguments ``redact_patterns`` and ``redact_allow`` of ``configure()`` add to them):
 
 ``AGENT_OTEL_REDACT_PATTERNS``
     Extra regular expressions to redact, separated by newlines or ``;;``. The whole match is
@@ -68,11 +80,13 @@ Environment (read by :meth:`Redactor.from_env` and so by :func:`default_redactor
 
 from __future__ import annotations
 
+import base64
 import functools
 import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TypeAlias
 
 from agent_otel.errors import misuse
 
@@ -109,6 +123,9 @@ KINDS = (
 _PRIORITY = {kind: i for i, kind in enumerate(KINDS)}
 
 _ENV_SEPARATOR = re.compile(r"\n|;;")
+
+Patterns: TypeAlias = "str | re.Pattern[str] | Iterable[str | re.Pattern[str]]"
+"""Regular expressions given by the user: one, or several."""
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 # -- placeholders ---------------------------------------------------------------------------
@@ -171,7 +188,11 @@ _SECRET_WORD_ENDINGS = (
     "password", "passwd", "passphrase", "secret", "token", "credential", "credentials",
     "apikey", "accesskey", "privatekey",
 )  # fmt: skip
-_KEY_QUALIFIERS = frozenset({"api", "access", "private", "secret"})
+# KEY is a secret's name only after one of these (API_KEY, AUTH_KEY); alone, or as in
+# primary_key and cache_key, it is not.
+_KEY_QUALIFIERS = frozenset(
+    {"api", "access", "private", "secret", "auth", "encryption", "signing", "master", "hmac", "app"}
+)
 # Words that may follow the secret word and still name the secret itself.
 _SECRET_TAIL = frozenset(
     {
@@ -202,7 +223,8 @@ def is_secret_name(name: str) -> bool:
     for i, word in enumerate(words):
         if (
             word.endswith(_SECRET_WORD_ENDINGS)
-            or (word in ("pwd", "pass") and len(words) > 1)
+            or word == "pass"
+            or (word == "pwd" and len(words) > 1)
             or (word == "key" and i > 0 and words[i - 1] in _KEY_QUALIFIERS)
         ):
             hit = i
@@ -256,10 +278,23 @@ _TOKEN68 = r"A-Za-z0-9._~+/\-"
 _NAME_LIKE = re.compile(r"[A-Za-z_][\w.-]*", re.ASCII)
 _SEPARATED = re.compile(r"[._-]")
 _QUERY_END = re.compile(r"[&#]")
+_BARE_SCAN = 256  # the bound of the "bare" group of _ASSIGNED_VALUE
+_BARE_REST = re.compile(r"[^\s\"'`]*")
+_ESCAPED_BREAK = re.compile(r"\\[nrt]")
 _NEXT_SETTING = re.compile(r";(?=[ \t]*[A-Za-z][\w .-]*=)")
 _CLOSERS = re.compile(r"[),;:.\]}>]+")
 _OPENER = {")": "(", "]": "[", "}": "{", ">": "<"}
 _IDENTIFIER = re.compile(r"[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*", re.ASCII)
+
+
+def _is_user_and_password(match: re.Match[str], value: str) -> bool:
+    """Whether ``value`` is base64 of ``user:password``, as Basic credentials are."""
+    try:
+        decoded = base64.b64decode(value, validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return False
+    _user, sep, password = decoded.partition(":")
+    return bool(sep and password) and decoded.isprintable()
 
 
 def _authorization_ok(match: re.Match[str], value: str) -> bool:
@@ -353,8 +388,17 @@ def _builtin_rules() -> tuple[_Rule, ...]:
         ),
         _rule(
             "basic-auth",
-            r"curl(?<![\w-]curl)\b[^\n]*?\s(?:-u|--user)(?:[ \t]+|=)[\"']?[^\s:\"'`\[]*:"
-            r"([^\s\"'`]+)",
+            # Docker's config.json: "auth": base64 of user:password.
+            r"\"auth\\*\"[ \t]*:[ \t]*\\*\"([A-Za-z0-9+/]{8,}={0,2})\\*\"",
+            group=1,
+            check=_is_user_and_password,
+        ),
+        _rule(
+            "basic-auth",
+            # -u before the next curl and within 2,000 characters: bounds, so that a long
+            # line with many curls costs linear time.
+            r"curl(?<![\w.]curl)\b(?:(?!curl)[^\n]){0,2000}?\s(?:-u|--user)(?:[ \t]+|=)[\"']?"
+            r"[^\s:\"'`\[]{0,256}:([^\s\"'`]+)",
             group=1,
         ),
         _rule(
@@ -363,6 +407,14 @@ def _builtin_rules() -> tuple[_Rule, ...]:
             # the last @ before the host.
             r"://(?<=[A-Za-z0-9]://)[^\s:/?#@\"'<>\[\]]*:([^\s/?#\"'<>]+)@(?=[^\s/?#@\"'<>])",
             group=1,
+        ),
+        _rule(
+            ASSIGNMENT_KIND,
+            # SQL: CREATE USER ... IDENTIFIED BY '...', IDENTIFIED WITH plugin BY '...'.
+            r"identified[ \t]+(?:with[ \t]+\w+[ \t]+)?by[ \t]+(?:password[ \t]+)?"
+            r"(['\"])([^'\"\n]+)\1",
+            lower=True,
+            group=2,
         ),
         _rule(
             "connection-string",
@@ -379,30 +431,34 @@ def _builtin_rules() -> tuple[_Rule, ...]:
 
 # A secret-looking name is found by its secret word (in the lower-cased text), then widened.
 _SECRET_WORD = re.compile(
-    r"pass(?:w(?:or)?d|phrase)?|pwd|secret|token|credential|(?:api|access|private)[_.-]?key",
+    r"pass(?:w(?:or)?d|phrase)?|pwd|secret|token|credential"
+    r"|(?:api|access|private|auth|encryption|signing|master|hmac|app)[_.-]?key",
     re.IGNORECASE | re.ASCII,
 )
 _FIND_WORDS = ("pass", "pwd", "secret", "token", "credential", "key")
-_KEY_PREFIXES = ("api", "access", "private")
+_KEY_PREFIXES = tuple(_KEY_QUALIFIERS - {"secret"})  # "secret" is found by itself
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 _AFTER_NAME = frozenset("\"'\\]=:? \t")
 _NAME_REST = re.compile(r"[\w.-]*", re.ASCII)
 _ASSIGNED_VALUE = re.compile(
     r"""
-    \\?["']?\]?                                     # the end of a quoted key: "key", ["key"]
+    \\*["']?\]?                                     # the end of a quoted key: "key", ["key"]
     (?:
         [ \t]*\??[ \t]*:[ \t]*                      # an annotation: password: str = "..."
         [A-Za-z_][\w.]*(?:\[[^\]\n]{0,80}\])?
         (?:[ \t]*\|[ \t]*[A-Za-z_][\w.]*(?:\[[^\]\n]{0,80}\])?)*
         [ \t]*(?P<annotated>=)(?![=>~])
       | [ \t]*(?P<sep>:=|\?=|=>|=(?![=~])|:(?![:/]))
-      | (?P<space>[ \t]+)                          # --flag value
+      | [ \t]+(?P<is>is)[ \t]+                     # prose: the token is ...
+      | [ \t]*(?P<comma>,)                          # define('DB_PASSWORD', '...')
+      | (?P<space>[ \t]+)                          # --flag value, PASSWORD '...'
     )
     (?P<pad>[ \t]*)
     (?P<value>
-        \\"(?P<escaped>[^"\n]*?)\\"                 # "{\"password\": \"...\"}"
+        \\+"(?P<escaped>[^"\n]*?)\\+"               # "{\"password\": \"...\"}", also escaped again
+      | \\+'(?P<escaped1>[^'\n]*?)\\+'              # 'PASSWORD \'...\'' (a repr)
       | (?P<prefix>[bBrRuUfF]{0,2})(?P<q>["'])(?P<quoted>(?:(?!(?P=q))[^\\\n]|\\.)*)(?P=q)
-      | (?P<bare>[^\s"'`]+)                        # to the end of the word: a&b(c is one
+      | (?P<bare>[^\s"'`]{1,256})                  # to the end of the word: a&b(c is one
     )
     """,
     re.VERBOSE | re.ASCII,
@@ -430,7 +486,7 @@ def _assignment_spans(
             positions = [
                 i
                 for i in positions
-                if lowered[max(0, i - 8) : i].rstrip("_.-").endswith(_KEY_PREFIXES)
+                if lowered[max(0, i - 12) : i].rstrip("_.-").endswith(_KEY_PREFIXES)
             ]
         places.extend(positions)
     places.sort()
@@ -449,24 +505,36 @@ def _assignment_spans(
         if before.endswith(("$", "${", "://")):
             continue  # a reference ($API_KEY, ${API_KEY:-...}) or a URL's user name
         name = text[start:end]
-        if not is_secret_name(name):
+        # A bare PWD is the shell's working directory, or ODBC's password (PWD=...).
+        shell_pwd = name.lower().lstrip("+-") == "pwd"  # +/-: a line of a diff
+        if not (shell_pwd or is_secret_name(name)):
             continue
         m = _ASSIGNED_VALUE.match(text, end)
         if m is None:
             continue
         span = _assigned_value_span(m, text, name)
-        if span is not None:
+        if span is not None and not (shell_pwd and _is_path(text[span[0] : span[1]])):
             done = span[1]
             yield span
 
 
 def _assigned_value_span(m: re.Match[str], text: str, name: str) -> tuple[int, int] | None:
-    sep = m.group("sep") or m.group("annotated") or "space"
-    if sep == "space" and not name.startswith("--"):
-        return None
-    for group in ("escaped", "quoted"):
+    sep = m.group("sep") or m.group("annotated") or m.group("is") or m.group("comma") or "space"
+    flag = name.startswith("--")
+    if sep == "," and text[m.start()] not in "\"'\\":
+        return None  # only a quoted name and its value: f(api_key, x) is code
+    # Where prose and code use the separator too, the value must read as a secret: after
+    # "is", a comma (a tuple of names) or a bare PASS ('pass': 'The "pass" statement'),
+    # one that looks generated; quoted after a space (PASSWORD 'x' in SQL), not a word.
+    strict = sep in (",", "is") or name.lower() == "pass"
+    loose = sep == "space" and not flag
+    for group in ("escaped", "escaped1", "quoted"):
         value = m.group(group)
         if value is not None:
+            if (strict and not _looks_generated(value)) or (
+                loose and (_word_like(value) or any(c.isspace() for c in value))
+            ):
+                return None  # token "(" ... ")", ("password", "Password: ")
             if (
                 _NAME_LIKE.fullmatch(value)
                 and _SEPARATED.search(value)
@@ -479,32 +547,79 @@ def _assigned_value_span(m: re.Match[str], text: str, name: str) -> tuple[int, i
             if "r" in (m.group("prefix") or "").lower() and _REGEX_LIKE.search(value):
                 return None  # a regular expression: token = r"[-!#$%&'*+.^_`|~0-9a-zA-Z]+"
             return m.span(group)
+    if sep in (",", "space") and not flag:
+        return None
     start = m.start("bare")
     value = m.group("bare")
     if value[0] in "({[<" and (sep != "=" or m.group("pad")):
         return None  # a structure or a placeholder: token: {...}, key = [...], pw = <...>
-    if text[start - len(name) - 2 : start - len(name) - 1] in ("?", "&"):
-        value = _QUERY_END.split(value, maxsplit=1)[0]  # ?token=...&page=2
-    value = _NEXT_SETTING.split(value, maxsplit=1)[0]  # Password=...;Encrypt=True
+    query = text[start - len(name) - 2 : start - len(name) - 1] in ("?", "&")
+    cut = _cut_value(value, query)
+    if len(cut) == len(value) == _BARE_SCAN:
+        # The pattern looks no further, so that text with many secret words in one long
+        # word costs linear time; a value that goes on is taken whole.
+        run = _BARE_REST.match(text, start + _BARE_SCAN)
+        cut = _cut_value(text[start : run.end() if run else start + _BARE_SCAN], query)
+    value = cut
+    if not value:
+        return None
     # NAME=value, as .env files and shells write it: the value is a literal, whatever it holds.
     env_style = sep == "=" and not m.group("pad") and name.upper() == name
     ref = None if env_style else _IDENTIFIER.match(value)
-    if ref is not None:
+    if ref is not None and not _looks_generated(ref.group(), name_like=False):
         rest = value[ref.end() :]
-        if rest[:1] in ("(", "[") or (
-            (rest == "" or _CLOSERS.fullmatch(rest))
-            and (rest or "." in ref.group() or is_secret_name(ref.group()))
+        named = "." in ref.group() or is_secret_name(ref.group())
+        typed = m.group("annotated") or m.group("pad")  # code: apiKey: string = f<T>(...)
+        if (
+            rest[:1] in ("(", "[")
+            or (rest[:1] == "<" and typed)
+            or ((rest == "" or _CLOSERS.fullmatch(rest)) and (rest or named))
+            or (rest[:1] in (")", "]", "}") and named)
         ):
             # Code: get_password(), os.environ[...], f(password=pw), {"token": tok},
-            # token=self.token, api_key=api_key.
+            # token=self.token, api_key=api_key, {"X-Api-Key": api_key}).json().
             return None
     if not env_style:
         value = _trim_closers(value)
+    if strict and not _looks_generated(value):
+        return None  # the token is write-only, the minted token is workspace-scoped
     if (sep in (":", "space") or m.group("pad") or m.group("annotated")) and _word_like(value):
         # YAML, prose, flags, and "name = value" as code writes it: ask for a value that
         # does not read as a word or a name (hunter2 yes; proxy_auth, postgres no).
         return None
     return start, start + len(value)
+
+
+def _is_path(value: str) -> bool:
+    return value.startswith(("~", ".")) or "/" in value or "\\" in value
+
+
+def _looks_generated(value: str, *, name_like: bool = True) -> bool:
+    """A value that prose and code would not hold: a random-looking password or key
+    (``z5vITvW2gIGQ!mbge``: mixed case and digits), or a long run of letters and digits (a
+    hex or base62 token). With ``name_like=False``, a value with ``_`` or ``.`` (how names
+    are written: ``api_key2``, ``self.token``) never is."""
+    if any(c.isspace() for c in value) or (not name_like and ("_" in value or "." in value)):
+        return False
+    mixed = (
+        len(value) >= 10
+        and any(c.isdigit() for c in value)
+        and any(c.islower() for c in value)
+        and any(c.isupper() for c in value)
+    )
+    return mixed or (
+        len(value) >= 16 and value.isalnum() and not value.isalpha() and not value.isdigit()
+    )
+
+
+def _cut_value(value: str, query: bool) -> str:
+    """A bare value up to where something else starts: an escaped line break in JSON
+    (``"A=1\\nTOKEN=..."``), the next parameter of a URL query (``?token=...&page=2``) or
+    the next setting of a connection string (``Password=...;Encrypt=True``)."""
+    value = _ESCAPED_BREAK.split(value, maxsplit=1)[0]
+    if query:
+        value = _QUERY_END.split(value, maxsplit=1)[0]
+    return _NEXT_SETTING.split(value, maxsplit=1)[0]
 
 
 def _trim_closers(value: str) -> str:
@@ -522,8 +637,28 @@ def _trim_closers(value: str) -> str:
 # -- the redactor ---------------------------------------------------------------------------
 
 
-def _compile(patterns: Iterable[str | re.Pattern[str]]) -> list[re.Pattern[str]]:
-    return [p if isinstance(p, re.Pattern) else re.compile(p) for p in patterns]
+def _compile(patterns: Patterns, where: str) -> list[re.Pattern[str]]:
+    """The user's expressions, compiled. One that is not a text regular expression, or does
+    not compile, is skipped with a warning naming it (an error in strict mode): a typo in a
+    pattern must not take the app down, nor silently redact nothing."""
+    if isinstance(patterns, (str, re.Pattern)):
+        patterns = [patterns]
+    compiled: list[re.Pattern[str]] = []
+    for pattern in patterns:
+        if isinstance(pattern, re.Pattern) and isinstance(pattern.pattern, str):
+            compiled.append(pattern)
+        elif isinstance(pattern, str):
+            try:
+                compiled.append(re.compile(pattern))
+            except re.error as error:
+                misuse(f"{where}: skipped the invalid regular expression {pattern!r}: {error}")
+        else:
+            misuse(
+                f"{where}: {pattern!r} is not a regular expression (a str or a compiled str "
+                "pattern); skipped",
+                TypeError,
+            )
+    return compiled
 
 
 class Redactor:
@@ -531,25 +666,36 @@ class Redactor:
 
     ``extra_patterns`` are redacted too, as kind ``custom`` (only their group named
     ``secret`` when they have one). A value that an ``allow`` pattern matches entirely is never
-    redacted. A Redactor is immutable and safe to share between threads.
+    redacted. An expression that does not compile is skipped with a warning that names
+    ``where`` it came from (an error in strict mode). A Redactor is immutable and safe to
+    share between threads.
     """
 
     __slots__ = ("_allow", "_extra", "_rules")
 
     def __init__(
         self,
-        extra_patterns: Iterable[str | re.Pattern[str]] = (),
-        allow: Iterable[str | re.Pattern[str]] = (),
+        extra_patterns: Patterns = (),
+        allow: Patterns = (),
+        *,
+        where: str = "Redactor()",
     ) -> None:
         self._rules = _builtin_rules()
-        self._extra = tuple(_compile(extra_patterns))
-        self._allow = tuple(_compile(allow))
+        self._extra = tuple(_compile(extra_patterns, f"{where}: extra pattern"))
+        self._allow = tuple(_compile(allow, f"{where}: allow pattern"))
 
     @classmethod
-    def from_env(cls) -> Redactor:
-        """A redactor with ``AGENT_OTEL_REDACT_PATTERNS`` and ``AGENT_OTEL_REDACT_ALLOW``.
-        An invalid expression is skipped with a warning (an error in strict mode)."""
-        return cls(_env_patterns(PATTERNS_ENV), _env_patterns(ALLOW_ENV))
+    def from_env(
+        cls, extra_patterns: Patterns = (), allow: Patterns = (), *, where: str = "Redactor()"
+    ) -> Redactor:
+        """A redactor with ``AGENT_OTEL_REDACT_PATTERNS`` and ``AGENT_OTEL_REDACT_ALLOW``, and
+        the given ``extra_patterns`` and ``allow`` besides. An invalid expression is skipped
+        with a warning (an error in strict mode)."""
+        return cls(
+            [*_env_patterns(PATTERNS_ENV), *_compile(extra_patterns, f"{where}: redact_patterns")],
+            [*_env_patterns(ALLOW_ENV), *_compile(allow, f"{where}: redact_allow")],
+            where=where,
+        )
 
     def redact(self, text: str) -> str:
         """``text`` with each secret replaced by ``[REDACTED:<kind>]``."""

@@ -3,13 +3,21 @@
 Both are used the same four ways — ``with``, ``async with``, as a decorator of a function and
 as a decorator of a coroutine function — and both must end their span on every exit path and
 never let an error of ours reach the app. That machinery lives here once.
+
+Every started scope is also registered until it ends, so that the ones still open when the
+process ends (on SIGTERM, at exit) can be ended then instead of being lost, innermost first.
+The registry is per process: a child made by ``os.fork()`` starts with an empty one, so it
+never ends (and exports a second time) a session or operation that its parent started — the
+parent ends those.
 """
 
 from __future__ import annotations
 
+import contextvars
 import copy
 import functools
 import inspect
+import os
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any, TypeVar, cast
@@ -17,13 +25,21 @@ from typing import Any, TypeVar, cast
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.context import Context
+from opentelemetry.semconv.attributes.exception_attributes import EXCEPTION_MESSAGE
 from opentelemetry.trace import Span, Status, StatusCode
 
 from agent_otel import semconv as sc
+from agent_otel.content import EXCEPTION_EVENT, ContentPolicy
 from agent_otel.errors import internal_error, misuse
 
 F = TypeVar("F", bound=Callable[..., Any])
 S = TypeVar("S", bound="SpanScope")
+
+# The scopes started in this process and not yet ended, by id(), in start order. Ending one
+# pops it; whoever pops it (the block's exit or the process-end sweep) ends its span, once.
+_open: dict[int, SpanScope] = {}
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_open.clear)
 
 
 class SpanScope:
@@ -79,13 +95,29 @@ class SpanScope:
         try:
             span, ctx = self._start_span()
             self._span = span
+            _open[id(self)] = self
             self._token = otel_context.attach(ctx)
         except Exception:
             self._start_failed = True
             internal_error(f"starting {type(self).__name__}")
 
     def _exit(self, exc: BaseException | None) -> None:
-        if self._ended or self._span is None:
+        try:
+            self._end_span(exc)
+        finally:
+            token, self._token = self._token, None
+            if token is not None:
+                _detach(token)
+
+    def _end_span(self, exc: BaseException | None) -> None:
+        """Finish and end the span, once, whichever thread gets here first. The context is
+        not touched: it belongs to the thread or task that entered the block.
+
+        Nothing happens for a scope that is not open in this process: not started, ended
+        already (perhaps by the process-end sweep), or started by the parent of this forked
+        process (the parent ends it; ending it here too would export it twice).
+        """
+        if _open.pop(id(self), None) is None or self._span is None:
             return
         self._ended = True
         try:
@@ -93,12 +125,7 @@ class SpanScope:
         except Exception:
             internal_error(f"finishing {type(self).__name__}")
         finally:
-            try:
-                self._span.end()
-            finally:
-                if self._token is not None:
-                    otel_context.detach(self._token)  # type: ignore[arg-type]
-                    self._token = None
+            self._span.end()
 
     def _describe(self) -> str:
         return ""
@@ -160,15 +187,58 @@ class SpanScope:
         return cast(F, wrapper)
 
 
-def mark_failed(span: Span, error: BaseException | str) -> str:
+def _detach(token: object) -> None:
+    """Restore the context that was current before the block.
+
+    The block may exit in another context than it entered: a generator suspended inside it
+    and closed elsewhere — an async generator abandoned by ``break`` is closed by asyncio in
+    a task of its own, a generator dropped in another thread by the garbage collector. The
+    context it entered is then not current here, and there is nothing to restore: the outer
+    block that owns that context restores it when it exits. OpenTelemetry's ``detach`` would
+    log an error with a traceback into the app's logs for this; it is skipped quietly.
+    """
+    if isinstance(token, contextvars.Token):
+        try:  # noqa: SIM105 - free when nothing is raised; suppress() is not, on every block
+            token.var.reset(token)
+        except ValueError:  # the token belongs to another context
+            pass
+        return
+    otel_context.detach(token)  # type: ignore[arg-type]  # a non-default runtime context
+
+
+def end_open_scopes(cause: BaseException) -> None:
+    """End every session and operation still open in this process, innermost first, as if
+    ``cause`` had left their blocks. For the process end: the blocks themselves will never
+    exit (the process is being killed) or exit too late (a daemon thread at interpreter
+    exit); if they do exit later, they only restore their context."""
+    for scope in reversed(list(_open.values())):
+        try:
+            scope._end_span(cause)
+        except Exception:
+            internal_error(f"ending an open {type(scope).__name__} at process end")
+
+
+def mark_failed(
+    span: Span, error: BaseException | str, content: ContentPolicy | None = None
+) -> str:
     """Record a failure the way the conventions ask: ``error.type``, ERROR status with a
-    description, and the exception itself as an event. Returns the description."""
+    description, and the exception itself as an event. Returns the description.
+
+    Messages and stack traces are free text that may quote a secret (a connection URL, a
+    key in an API error), so they are redacted and cut like other metadata, by ``content``
+    (the session's or operation's policy; by default the process's redactor and budget)."""
+    policy = content if content is not None else ContentPolicy()
     if isinstance(error, BaseException):
-        description = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
-        span.record_exception(error)
+        attributes = policy.exception_attributes(error)
+        message = attributes[EXCEPTION_MESSAGE]
+        description = f"{type(error).__name__}: {message}" if message else type(error).__name__
+        # The event record_exception() adds, with these attributes (it would record the
+        # message and stack trace as they are, and raise for an exception that cannot be
+        # printed).
+        span.add_event(EXCEPTION_EVENT, attributes)
         span.set_attribute(sc.ERROR_TYPE, type(error).__qualname__)
     else:
-        description = error
+        description = policy.metadata(error)
         # error.type must be low-cardinality; a free-text reason is not, so use the fallback.
         span.set_attribute(sc.ERROR_TYPE, "_OTHER")
     span.set_status(Status(StatusCode.ERROR, description))

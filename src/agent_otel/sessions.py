@@ -14,9 +14,9 @@ from opentelemetry.context import Context
 from opentelemetry.trace import Span, SpanKind
 
 from agent_otel import semconv as sc
-from agent_otel.errors import misuse
+from agent_otel.errors import ProcessEnded, misuse
 from agent_otel.scope import SpanScope, mark_failed
-from agent_otel.validation import check_int, check_number, check_str
+from agent_otel.validation import as_str, check_int, check_number, check_str
 
 if TYPE_CHECKING:
     from agent_otel.configuration import Telemetry
@@ -30,10 +30,11 @@ _WHERE = "agent_otel.session()"
 
 
 def _is_cancellation(exc: BaseException) -> bool:
-    """Ctrl-C, a cancelled asyncio task or a closed generator: the session was cancelled.
-    (asyncio is looked up, not imported: if it was never imported, nothing was cancelled by
-    it, and importing it would slow down ``import agent_otel``.)"""
-    if isinstance(exc, (KeyboardInterrupt, GeneratorExit)):
+    """Ctrl-C, a cancelled asyncio task, a closed generator or the process ending (SIGTERM,
+    exit) while the session was open: the session was cancelled. (asyncio is looked up, not
+    imported: if it was never imported, nothing was cancelled by it, and importing it would
+    slow down ``import agent_otel``.)"""
+    if isinstance(exc, (KeyboardInterrupt, GeneratorExit, ProcessEnded)):
         return True
     asyncio = sys.modules.get("asyncio")
     return asyncio is not None and isinstance(exc, asyncio.CancelledError)
@@ -116,7 +117,9 @@ class Session(SpanScope):
             return
         self._status = "paused"
         reason = check_str("Session.pause()", "reason", reason)
-        attrs = {sc.AGENT_SESSION_PAUSE_REASON: reason} if reason else None
+        # Free text, recorded always: redacted and cut like other metadata.
+        content = self.telemetry.content
+        attrs = {sc.AGENT_SESSION_PAUSE_REASON: content.metadata(reason)} if reason else None
         self.span.add_event(sc.EVENT_AGENT_SESSION_PAUSE, attrs)
 
     def resume(self) -> None:
@@ -144,9 +147,9 @@ class Session(SpanScope):
                 f"{type(error).__name__}; recorded as str(value)",
                 TypeError,
             )
-            error = str(error)
+            error = as_str(error)
         self._status = "failed"
-        mark_failed(self.span, error)
+        mark_failed(self.span, error, self.telemetry.content)
 
     def operation(self, type: str, target: str | None = None, **kwargs: Any) -> Operation:
         """An operation of this session; see :func:`agent_otel.operation` for the arguments."""
@@ -195,7 +198,7 @@ class Session(SpanScope):
                 self._status = "completed"
             else:
                 self._status = "failed"
-                mark_failed(span, exc)
+                mark_failed(span, exc, self.telemetry.content)
         elif self._status in ("active", "paused"):
             self._status = "completed"
         processor = self.telemetry.processor
@@ -213,6 +216,14 @@ class Session(SpanScope):
     def end(self, error: BaseException | None = None) -> None:
         """End the session now (for code that cannot use ``with``); ``error`` is what ended
         it, if anything, with the same meaning as an exception leaving a ``with`` block."""
+        if error is not None and not isinstance(error, BaseException):
+            misuse(
+                f"Session.end(): error must be an exception or None, got "
+                f"{type(error).__name__}; the session is failed with str(error) as its message",
+                TypeError,
+            )
+            self.fail(as_str(error))
+            error = None
         self._exit(error)
 
     def start(self) -> Session:

@@ -32,6 +32,7 @@ from agent_otel.store.index.bulk import without_gc
 from . import render
 from .common import CliError, Context, indexed_store, progress_bar
 from .output import write_json
+from .terminal import for_terminal
 
 NAME = "sessions"
 
@@ -254,6 +255,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             with progress_bar("Reading sessions") as progress:
                 write_json(index.sessions(chosen, progress))
             return 0
+    chosen = for_terminal(chosen)
     console = ctx.console()
     if not chosen:
         what = "No sessions match these filters" if everything else "No sessions recorded yet"

@@ -22,6 +22,7 @@ from agent_otel.undo import undo_hint
 from . import render
 from .common import Context, find_sessions
 from .output import write_json
+from .terminal import for_terminal
 
 NAME = "show"
 
@@ -50,6 +51,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         # One session is one object; a session id reused by several runs gives a list.
         write_json(found[0] if len(found) == 1 else found)
         return 0
+    found = for_terminal(found)
     console = ctx.console()
     for number, session in enumerate(found, 1):
         if number > 1:

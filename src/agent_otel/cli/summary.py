@@ -39,6 +39,7 @@ from agent_otel.summaries import (
 from . import render
 from .common import CliError, Context, indexed_store
 from .output import to_jsonable
+from .terminal import for_terminal
 
 NAME = "summary"
 
@@ -148,6 +149,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         if args.json:
             write_json(daily)
         elif daily:
+            daily = for_terminal(daily)
             console.print(render.FastTable(daily_table(daily)))
             console.print(daily_footer(daily))
         else:
@@ -160,8 +162,9 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     if args.json:
         write_json(projects)
     elif projects:
+        projects = for_terminal(projects)
         console.print(project_table(projects))
-        console.print(project_footer(projects, facts))
+        console.print(project_footer(projects, for_terminal(facts)))
     else:
         console.print(Text(_nothing(facts, ctx)))
     return 0

@@ -42,6 +42,7 @@ from . import render
 from .common import Context
 from .output import to_jsonable
 from .show import SEPARATOR, operation_label
+from .terminal import for_terminal
 
 NAME = "tail"
 
@@ -165,6 +166,7 @@ def emit(record: Record, console: Console, *, as_json: bool) -> None:
         sys.stdout.write(json.dumps({"kind": kind, **to_jsonable(record)}) + "\n")
         sys.stdout.flush()
         return
+    record = for_terminal(record)
     line = session_line(record) if isinstance(record, AgentSession) else operation_line(record)
     console.print(line, soft_wrap=True)
 

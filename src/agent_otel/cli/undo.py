@@ -22,6 +22,7 @@ from agent_otel.undo import UndoPlan, UndoRefused, UndoResult, plan_undo, undo_c
 from . import render
 from .common import CliError, Context, check_unique
 from .output import write_json
+from .terminal import printable
 
 NAME = "undo"
 
@@ -138,11 +139,11 @@ def report(
         )
         return
     would, did = _VERBS[plan.action]
-    headline = Text(f"{did if result else would} {plan.path}", style="bold")
+    headline = Text(f"{did if result else would} {printable(str(plan.path))}", style="bold")
     headline.append(f" (undoing change {fmt.short_id(plan.change.id)})", style="dim")
     parts: list[RenderableType] = [headline]
     if diff:
-        parts.append(render.diff(diff))
+        parts.append(render.diff(printable(diff)))
     if result is not None:
         parts.append(
             Text(

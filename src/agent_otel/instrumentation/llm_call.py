@@ -17,10 +17,11 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.metrics import MeterProvider, get_meter
+from opentelemetry.semconv.attributes.exception_attributes import EXCEPTION_MESSAGE
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer, TracerProvider
 
 from agent_otel import semconv as sc
-from agent_otel.content import ContentPolicy
+from agent_otel.content import EXCEPTION_EVENT, ContentPolicy
 from agent_otel.cost import PriceBook, TokenUsage, default_price_book
 from agent_otel.errors import internal_error
 from agent_otel.instrumentation.messages import (
@@ -32,7 +33,6 @@ from agent_otel.instrumentation.messages import (
 from agent_otel.instrumentation.metrics import GenAIMetrics
 from agent_otel.usage import LLM_OPERATION_NAMES
 from agent_otel.version import __version__
-
 
 
 @dataclass
@@ -281,9 +281,13 @@ class LLMCall:
             self._metric_attrs[sc.ERROR_TYPE] = error_type
         span.set_attributes(attrs)
         if error is not None:
+            # An API error quotes what it was sent or given (an invalid key, a prompt):
+            # redacted and cut like all metadata.
+            exception = self._content.exception_attributes(error)
             if self._owns_span:
-                span.record_exception(error)
-            span.set_status(Status(StatusCode.ERROR, str(error) or type(error).__name__))
+                span.add_event(EXCEPTION_EVENT, exception)
+            message = exception[EXCEPTION_MESSAGE] or type(error).__name__
+            span.set_status(Status(StatusCode.ERROR, message))
         if self._owns_span:
             span.end()
 

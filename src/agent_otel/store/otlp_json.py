@@ -462,6 +462,22 @@ _STATUS: dict[int | str, str] = {
 }
 
 
+_UINT64_END = 2**64
+
+
+def _nanos(value: Any) -> int:
+    """A timestamp: OTLP's fixed64 nanoseconds, written as a string (or a number by some
+    writers). Anything else, or out of range, is an error of the line: a record with a time
+    past the year 2554 or before 1970 would only break whoever reads it later."""
+    try:
+        number = int(value)
+    except OverflowError:  # a JSON number too large for a float: Infinity
+        raise ValueError(f"timestamp {value!r} is not a number of nanoseconds") from None
+    if not 0 <= number < _UINT64_END:
+        raise ValueError(f"timestamp {value!r} is out of range")
+    return number
+
+
 def _decode_value(value: Mapping[str, Any] | None) -> Any:
     """One ``AnyValue``: arrays become tuples (as the SDK stores them), kvlists dicts, bytes
     ``bytes``, an empty value ``None``. int64 and double accept numbers or strings."""
@@ -528,7 +544,7 @@ def _decode_span(span: Mapping[str, Any], resource: Mapping[str, Any], scope: st
             [
                 EventData(
                     e.get("name", ""),
-                    int(e.get("timeUnixNano", 0)),
+                    _nanos(e.get("timeUnixNano", 0)),
                     _decode_attributes(e.get("attributes")),
                 )
                 for e in raw_events
@@ -562,8 +578,8 @@ def _decode_span(span: Mapping[str, Any], resource: Mapping[str, Any], scope: st
         span_id,
         parent,
         span.get("name", ""),
-        int(span.get("startTimeUnixNano", 0)),
-        int(end) if end is not None else None,
+        _nanos(span.get("startTimeUnixNano", 0)),
+        _nanos(end) if end is not None else None,
         _KINDS.get(span.get("kind", 0), "INTERNAL"),
         _decode_attributes(span.get("attributes")),
         events,

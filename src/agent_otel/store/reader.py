@@ -25,8 +25,9 @@ from agent_otel.store.paths import TRACES_STEM, current_file, default_store_dir,
 
 __all__ = ["read_spans", "store_files"]
 
-# What a line that is not valid OTLP JSON can raise while being parsed and decoded.
-_BAD_LINE_ERRORS = (ValueError, TypeError, KeyError, AttributeError, RecursionError)
+# What a line that is not valid OTLP JSON can raise while being parsed and decoded
+# (OverflowError: a JSON number such as 1e999 where an integer belongs).
+_BAD_LINE_ERRORS = (ValueError, TypeError, KeyError, AttributeError, RecursionError, OverflowError)
 _MAX_ERROR_TEXT = 200
 
 

@@ -249,7 +249,7 @@ class JsonLinesFile:
                     else:
                         reopen = False
                     if not reopen:
-                        self._append(fd, line, size)
+                        self._append(fd, line, size if regular else None)
                         return
             finally:
                 if locked and self._fd == fd:
@@ -257,7 +257,8 @@ class JsonLinesFile:
             self._close_fd()
         raise OSError(errno.EAGAIN, "the file kept being rotated by other processes", self._path)
 
-    def _append(self, fd: int, line: bytes, size: int) -> None:
+    def _append(self, fd: int, line: bytes, size: int | None) -> None:
+        """Append ``line`` at ``size`` (``None``: not a regular file, e.g. a device)."""
         if size and hasattr(os, "pread") and os.pread(fd, 1, size - 1) != b"\n":
             # A writer crashed mid-line. Start on a fresh line so that only the broken line is
             # lost, not ours as well.
@@ -271,9 +272,10 @@ class JsonLinesFile:
                     raise OSError(errno.EIO, "short write", self._path)
                 written += n
         except OSError:
-            if written and size:
+            if written and size is not None:
                 # Take back the partial line (we hold the lock, so nobody appended after it)
-                # rather than leave a fragment that would corrupt the next line too.
+                # rather than leave a fragment that would corrupt the next line too — in a
+                # new, empty file as well.
                 with contextlib.suppress(OSError):
                     os.ftruncate(fd, size)
             raise
