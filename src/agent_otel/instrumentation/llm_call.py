@@ -227,6 +227,12 @@ class LLMCall:
     def finished(self) -> bool:
         return self._finished
 
+    def __del__(self) -> None:
+        # A call nobody finished and nobody can reach any more: a stream the app dropped
+        # before reading it. Its span still ends (and its node in the processor goes).
+        if not getattr(self, "_finished", True):  # (True: __init__ failed, nothing to end)
+            self.finish()
+
     def finish(self, error: BaseException | None = None) -> None:
         """Set what the response said, the cost and the error, record the metrics and end
         the span. Safe to call more than once; only the first call counts."""

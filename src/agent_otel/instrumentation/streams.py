@@ -10,11 +10,19 @@ exact instances in ``isinstance``). Two things are changed on that one instance:
 iterator (``_iterator``, which both SDKs' ``__iter__``/``__next__`` read) is wrapped in a
 generator that reads each item and ends the call when the iteration ends, fails, or the
 generator is closed — which Python does when the stream is garbage-collected after a
-``break`` — and its ``close`` also ends the call (``__exit__`` calls ``close``).
+``break`` — and its ``close`` also ends the call (``__exit__`` calls ``close``). A stream
+dropped before it was read at all ends its call when the call itself is collected (a
+generator that never started runs no ``finally``; see :meth:`LLMCall.__del__`).
+
+Once the call has ended, the stream gives back its own ``close``: nothing of the call (its
+span, its response) then lives as long as the stream, and no reference cycle is left for the
+garbage collector to find — with a batch processor holding thousands of spans, each such
+cycle made collections noticeably slower.
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, Protocol
 
@@ -37,7 +45,9 @@ def _observe(observe: ItemObserver, response: Response, item: Any) -> bool:
         return False
 
 
-def _observed(inner: Iterator[Any], call: LLMCall, observe: ItemObserver) -> Iterator[Any]:
+def _observed(
+    inner: Iterator[Any], call: LLMCall, observe: ItemObserver, stream: weakref.ref[Any]
+) -> Iterator[Any]:
     error: BaseException | None = None
     response = call.response
     inner = iter(inner)  # the second loop goes on where the first one stopped
@@ -57,10 +67,11 @@ def _observed(inner: Iterator[Any], call: LLMCall, observe: ItemObserver) -> Ite
         raise
     finally:
         call.finish(error)
+        _release(stream())
 
 
 async def _observed_async(
-    inner: AsyncIterator[Any], call: LLMCall, observe: ItemObserver
+    inner: AsyncIterator[Any], call: LLMCall, observe: ItemObserver, stream: weakref.ref[Any]
 ) -> AsyncIterator[Any]:
     error: BaseException | None = None
     response = call.response
@@ -81,6 +92,7 @@ async def _observed_async(
         raise
     finally:
         call.finish(error)
+        _release(stream())
 
 
 def wrap_stream(stream: Any, call: LLMCall, observe: ItemObserver, *, is_async: bool) -> Any:
@@ -91,30 +103,44 @@ def wrap_stream(stream: Any, call: LLMCall, observe: ItemObserver, *, is_async: 
         # Not the stream shape we know: leave it alone and record what is known now.
         call.finish()
         return stream
+    owner = weakref.ref(stream)
     if is_async:
-        stream._iterator = _observed_async(inner, call, observe)
-        stream.close = _async_closer(close, call)
+        stream._iterator = _observed_async(inner, call, observe, owner)
+        stream.close = _AsyncCloser(close, call)
     else:
-        stream._iterator = _observed(inner, call, observe)
-        stream.close = _closer(close, call)
+        stream._iterator = _observed(inner, call, observe, owner)
+        stream.close = _Closer(close, call)
     return stream
 
 
-def _closer(close: Callable[[], Any], call: LLMCall) -> Callable[[], Any]:
-    def closing() -> Any:
+class _Closer:
+    """The stream's ``close`` while its call is open: closes, then ends the call."""
+
+    __slots__ = ("call", "close")
+
+    def __init__(self, close: Callable[[], Any], call: LLMCall) -> None:
+        self.close = close
+        self.call = call
+
+    def __call__(self) -> Any:
         try:
-            return close()
+            return self.close()
         finally:
-            call.finish()
+            self.call.finish()
+            _release(getattr(self.close, "__self__", None))
 
-    return closing
 
-
-def _async_closer(close: Callable[[], Awaitable[Any]], call: LLMCall) -> Callable[[], Any]:
-    async def closing() -> Any:
+class _AsyncCloser(_Closer):
+    async def __call__(self) -> Any:
+        close: Callable[[], Awaitable[Any]] = self.close
         try:
             return await close()
         finally:
-            call.finish()
+            self.call.finish()
+            _release(getattr(self.close, "__self__", None))
 
-    return closing
+
+def _release(stream: Any) -> None:
+    """Give the stream its own ``close`` back once the call has ended."""
+    if stream is not None and isinstance(stream.__dict__.get("close"), _Closer):
+        del stream.__dict__["close"]
