@@ -18,7 +18,7 @@ from agent_otel.changes import CHANGE_TYPES, build_change
 from agent_otel.content import ContentPolicy
 from agent_otel.errors import internal_error, misuse
 from agent_otel.records import ChangeRecord, to_datetime
-from agent_otel.scope import SpanScope, mark_failed
+from agent_otel.scope import SpanScope, is_clean_exit, mark_failed
 from agent_otel.sessions import SESSION_KEY, Session, current_session
 from agent_otel.usage import Usage
 from agent_otel.validation import (
@@ -379,7 +379,7 @@ class Operation(SpanScope):
 
     def _finish(self, exc: BaseException | None) -> None:
         span = self.span
-        if exc is not None:
+        if exc is not None and not is_clean_exit(exc):
             self._status = "failed"
             mark_failed(span, exc, self._content())
         elif self._status is None:

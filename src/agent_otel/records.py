@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from agent_otel import semconv as sc
 from agent_otel.spandata import Attributes, SpanData
@@ -249,6 +250,56 @@ def _session(
     )
 
 
+#: The status of a session known only from its operations: its own span never arrived.
+UNKNOWN_STATUS = "unknown"
+
+
+def _unended_sessions(spans: list[SpanData]) -> list[SpanData]:
+    """Stand-ins for the session spans a trace lacks: one for each missing parent of
+    operations that carry a ``session.id`` (agent-otel stamps it on every span of a session)
+    and have no session above them. Starts with its first operation; status unknown."""
+    by_id = {s.span_id for s in spans}
+    present = {s.attributes.get(sc.SESSION_ID) for s in spans if is_session_span(s)}
+    orphans: dict[str, list[SpanData]] = defaultdict(list)
+    for span in spans:
+        parent = span.parent_span_id
+        session_id = span.attributes.get(sc.SESSION_ID)
+        if (
+            is_operation_span(span)
+            and parent
+            and parent not in by_id
+            and isinstance(session_id, str)
+            and session_id not in present
+        ):
+            orphans[parent].append(span)
+    stand_ins = []
+    for parent, ops in orphans.items():
+        first = min(ops, key=lambda op: op.start_ns)
+        usage = [Usage.from_attributes(op.attributes) for op in ops]
+        attrs: dict[str, Any] = {
+            key: first.attributes[key]
+            for key in (sc.SESSION_ID, sc.USER_ID)
+            if key in first.attributes
+        }
+        attrs[sc.AGENT_SESSION_STATUS] = UNKNOWN_STATUS
+        attrs[sc.AGENT_SESSION_OPERATION_COUNT] = len(ops)
+        attrs[sc.AGENT_SESSION_TOTAL_TOKENS] = sum(u.total_tokens for u in usage)
+        attrs[sc.AGENT_SESSION_TOTAL_COST] = sum(u.cost for u in usage)
+        stand_ins.append(
+            SpanData(
+                trace_id=first.trace_id,
+                span_id=parent,
+                parent_span_id=None,
+                name=sc.SPAN_AGENT_SESSION,
+                start_ns=first.start_ns,
+                end_ns=None,
+                attributes=attrs,
+                resource=first.resource,
+            )
+        )
+    return stand_ins
+
+
 def is_session_span(span: SpanData) -> bool:
     return sc.AGENT_SESSION_STATUS in span.attributes
 
@@ -296,10 +347,16 @@ def sessions_from_spans(spans: Iterable[SpanData]) -> list[AgentSession]:
     enclosing operation (or directly to the session). An LLM span nested inside another LLM
     span (one instrumented client calling another) is not listed twice. A change that a later
     operation undid gets that operation's id as ``undo_operation_id``.
+
+    A session whose own span is missing — its process was killed, or it is still running —
+    is still listed, from the operations it finished: status :data:`UNKNOWN_STATUS`, no end,
+    its totals the sum of those operations (see :func:`_unended_sessions`).
     """
     by_trace: dict[str, list[SpanData]] = defaultdict(list)
     for span in spans:
         by_trace[span.trace_id].append(span)
+    for trace_spans in by_trace.values():
+        trace_spans.extend(_unended_sessions(trace_spans))
     # An undo may happen in a later session (e.g. `agent-otel undo`), so look at all of them.
     undone_by = _undo_links(s for trace in by_trace.values() for s in trace)
 

@@ -42,6 +42,12 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_open.clear)
 
 
+def is_clean_exit(exc: BaseException) -> bool:
+    """``sys.exit()`` / ``sys.exit(0)`` leaving a block: the program ends as it meant to, so
+    the work in progress did not fail."""
+    return isinstance(exc, SystemExit) and exc.code in (0, None)
+
+
 class SpanScope:
     """A span that is current while a block runs; subclasses say what it records."""
 

@@ -15,7 +15,7 @@ from opentelemetry.trace import Span, SpanKind
 
 from agent_otel import semconv as sc
 from agent_otel.errors import ProcessEnded, misuse
-from agent_otel.scope import SpanScope, mark_failed
+from agent_otel.scope import SpanScope, is_clean_exit, mark_failed
 from agent_otel.validation import as_str, check_int, check_number, check_str
 
 if TYPE_CHECKING:
@@ -194,7 +194,7 @@ class Session(SpanScope):
         if exc is not None:
             if _is_cancellation(exc):
                 self._status = "cancelled"
-            elif isinstance(exc, SystemExit) and exc.code in (0, None):
+            elif is_clean_exit(exc):
                 self._status = "completed"
             else:
                 self._status = "failed"
