@@ -8,7 +8,7 @@ extractor is written once.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 
@@ -34,6 +34,27 @@ def get(obj: Any, *path: str | int) -> Any:
         else:
             obj = getattr(obj, key, None)
     return obj
+
+
+def reader(obj: Any) -> Callable[[Any, str], Any]:
+    """A one-key accessor for ``obj`` and objects of its kind (a stream chunk and its parts
+    are all typed SDK objects, or all JSON): what :func:`get` does for one key, without
+    deciding again at every field of every chunk."""
+    if type(obj) is dict:
+        return _dict_get
+    return _mapping_get if _is_mapping(type(obj)) else _attribute
+
+
+def _dict_get(obj: Any, key: str) -> Any:
+    return obj.get(key) if type(obj) is dict else get(obj, key)
+
+
+def _mapping_get(obj: Any, key: str) -> Any:
+    return get(obj, key)
+
+
+def _attribute(obj: Any, key: str) -> Any:
+    return getattr(obj, key, None)
 
 
 _mapping_types: dict[type, bool] = {}

@@ -13,7 +13,7 @@ from typing import Any
 
 from agent_otel import semconv as sc
 from agent_otel.cost import TokenUsage
-from agent_otel.instrumentation.fields import arguments_value, as_int, as_list, get
+from agent_otel.instrumentation.fields import arguments_value, as_int, as_list, get, reader
 from agent_otel.instrumentation.llm_call import Response
 from agent_otel.instrumentation.messages import (
     Message,
@@ -272,20 +272,21 @@ class ChatStreamState:
 
     def observe(self, response: Response, chunk: Any) -> bool:
         """Read one chunk; True when it must be hidden from the app."""
+        read = reader(chunk)  # (a stream has many chunks: no per-field type dispatch)
         if response.response_id is None:
-            response.response_id = get(chunk, "id")
-            response.response_model = get(chunk, "model")
-        choices = get(chunk, "choices") or ()
-        usage = get(chunk, "usage")
+            response.response_id = read(chunk, "id")
+            response.response_model = read(chunk, "model")
+        choices = read(chunk, "choices") or ()
+        usage = read(chunk, "usage")
         if usage is not None:
             response.usage = chat_usage(usage)
         for choice in choices:
-            index = get(choice, "index") or 0
-            reason = get(choice, "finish_reason")
+            index = read(choice, "index") or 0
+            reason = read(choice, "finish_reason")
             if reason:
                 self.reasons[index] = str(reason)
             if self.capture:
-                self._collect(index, get(choice, "delta"))
+                self._collect(index, read(choice, "delta"))
         if self.hide_usage_chunk:
             if usage is not None and not choices:
                 return True  # the chunk exists only because we asked for usage
