@@ -8,11 +8,10 @@ span is sampled.
 Tokens and cost are counted on the hot path of every LLM call, where a synchronous SDK
 measurement would cost about half a span; so they are summed here, per attribute set, and
 reported by observable counters when a reader collects (cumulative sums, as counters are;
-the exemplar of each point is the latest call of its attribute set). Operation durations,
-one per operation, are queued and handed to the SDK's histogram when a reader collects
-(:mod:`agent_otel.deferred`), so that an operation costs the agent a queue append instead of
-a histogram update. Session durations and active sessions are recorded in place, once per
-session.
+the exemplar of each point is the latest call of its attribute set). Operation and session
+durations and the changes of the active-session count are queued and handed to the SDK when
+a reader collects (:mod:`agent_otel.deferred`), so that they cost the agent a queue append
+instead of a synchronous measurement.
 
 No attribute of unbounded cardinality is recorded by default: ``session.id`` never, and
 ``user.id`` only when ``AGENT_OTEL_METRICS_USER_ID=true``, then for at most
@@ -63,6 +62,8 @@ BaseAttributes = tuple[tuple[str, Any], ...]
 MAX_USAGE_SERIES = 2000
 _OVERFLOW: BaseAttributes = (("otel.metric.overflow", True),)
 _UsageKey = tuple[BaseAttributes, str | None, str | None]
+#: Attribute sets of operation points kept for reuse (beyond, each point gets its own).
+MAX_ATTRIBUTE_SETS = 1024
 
 
 class _UsageSum:
@@ -109,6 +110,7 @@ class AgentMetrics:
         self._usage: dict[_UsageKey, _UsageSum] = {}
         self._lock = threading.Lock()
         self._deferred = deferred_points(meter)
+        self._operation_attrs: dict[tuple[BaseAttributes, object, object], dict[str, Any]] = {}
         spec = sc.METRIC_AGENT_TOKEN_USAGE
         self.token_usage = meter.create_observable_counter(
             spec.name,
@@ -158,8 +160,9 @@ class AgentMetrics:
 
     # -- recording -------------------------------------------------------------------------
 
-    def session_started(self, base: BaseAttributes, context: Context) -> None:
-        self.active_sessions.add(1, dict(base), context=context)
+    def session_started(self, base: BaseAttributes, span: SpanContext) -> None:
+        """Count one more active session (queued: see :mod:`agent_otel.deferred`)."""
+        self._deferred.record(self.active_sessions.add, 1, dict(base), span)
 
     def session_ended(
         self,
@@ -168,16 +171,17 @@ class AgentMetrics:
         status: object,
         model: object,
         model_tier: object,
-        context: Context,
+        span: SpanContext,
     ) -> None:
-        self.active_sessions.add(-1, dict(base), context=context)
+        """Count the session out of the active ones and record its duration (queued)."""
+        self._deferred.record(self.active_sessions.add, -1, dict(base), span)
         attrs = dict(base)
         attrs[sc.AGENT_SESSION_STATUS] = status if isinstance(status, str) else "unknown"
         if isinstance(model, str):
             attrs[sc.GEN_AI_REQUEST_MODEL] = model
         if isinstance(model_tier, int) and not isinstance(model_tier, bool):
             attrs[sc.AGENT_SESSION_MODEL_TIER] = model_tier
-        self.session_duration.record(duration_s, attrs, context=context)
+        self._deferred.record(self.session_duration.record, duration_s, attrs, span)
 
     def operation_ended(
         self,
@@ -187,11 +191,19 @@ class AgentMetrics:
         status: object,
         span: SpanContext,
     ) -> None:
-        """Queue one operation's duration (``span`` is the operation's, for the exemplar)."""
-        attrs = dict(base)
-        attrs[sc.AGENT_OPERATION_TYPE] = op_type if isinstance(op_type, str) else "unknown"
-        attrs[sc.AGENT_OPERATION_STATUS] = status if isinstance(status, str) else "unknown"
-        self._deferred.record(self.operation_duration, duration_s, attrs, span)
+        """Queue one operation's duration (``span`` is the operation's, for the exemplar).
+
+        The point's attributes come from a small cache: there are few combinations of
+        session attributes, type and status, and one dict per operation would be garbage."""
+        key = (base, op_type, status)
+        attrs = self._operation_attrs.get(key)
+        if attrs is None:
+            attrs = dict(base)
+            attrs[sc.AGENT_OPERATION_TYPE] = op_type if isinstance(op_type, str) else "unknown"
+            attrs[sc.AGENT_OPERATION_STATUS] = status if isinstance(status, str) else "unknown"
+            if len(self._operation_attrs) < MAX_ATTRIBUTE_SETS:
+                self._operation_attrs[key] = attrs
+        self._deferred.record(self.operation_duration.record, duration_s, attrs, span)
 
     def usage(
         self,

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, TypeGuard
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
-from opentelemetry.trace import NonRecordingSpan, SpanContext, set_span_in_context
+from opentelemetry.trace import SpanContext
 
 from agent_otel import semconv as sc
 from agent_otel.errors import internal_error
@@ -159,12 +159,6 @@ class _Node:
         self.usage: UsageSum | None = None
         self.is_open = True
         self.calls: dict[_CallKey, _Calls] | None = None
-
-
-def _span_context(ctx: SpanContext) -> Context:
-    """A context whose current span is ``ctx``: what metric points are recorded with, so
-    that the exemplar filter can link them to the span."""
-    return set_span_in_context(NonRecordingSpan(ctx))
 
 
 class AgentSpanProcessor(SpanProcessor):
@@ -300,7 +294,7 @@ class AgentSpanProcessor(SpanProcessor):
             if metrics is not None:
                 try:
                     base = metrics.base_attributes(session.project, session.user_id)
-                    metrics.session_started(base, set_span_in_context(span))
+                    metrics.session_started(base, span.get_span_context())
                     session.metric_base = base  # only if counted: then it is counted down
                 except Exception:
                     internal_error(_RECORDING)
@@ -376,17 +370,12 @@ class AgentSpanProcessor(SpanProcessor):
                 project, user = None, attrs.get(sc.USER_ID)
             metrics_on = self._metrics is not None
             counts, cost = call
-            self._place(
-                target,
-                (llm_model(attrs), llm_provider(attrs), project, user),
-                _Calls(
-                    counts[0],
-                    counts[1],
-                    cost,
-                    metrics_on and cost_known,
-                    ctx if metrics_on else None,
-                ),
-            )
+            key = (llm_model(attrs), llm_provider(attrs), project, user)
+            known, exemplar = metrics_on and cost_known, ctx if metrics_on else None
+            if target is not None and target.kind == _OTHER:
+                self._place(target, key, _Calls(counts[0], counts[1], cost, known, exemplar))
+            else:  # the common case: settled at once, nothing to hold
+                self._settle(target, key, counts[0], counts[1], cost, known, exemplar)
         elif calls:
             for key, pending in calls.items():
                 self._place(target, key, pending)
@@ -407,7 +396,7 @@ class AgentSpanProcessor(SpanProcessor):
                     attrs.get(sc.AGENT_SESSION_STATUS),
                     state.model,
                     attrs.get(sc.AGENT_SESSION_MODEL_TIER),
-                    _span_context(ctx),
+                    ctx,
                 )
             except Exception:
                 internal_error(_RECORDING)
@@ -467,11 +456,33 @@ class AgentSpanProcessor(SpanProcessor):
                 else:
                     held[key] = pending
             return
+        self._settle(
+            target,
+            key,
+            pending.input_tokens,
+            pending.output_tokens,
+            pending.cost,
+            pending.cost_known,
+            pending.span,
+        )
+
+    def _settle(
+        self,
+        target: _Node | None,
+        key: _CallKey,
+        input_tokens: int,
+        output_tokens: int,
+        cost: float,
+        cost_known: bool,
+        span: SpanContext | None,
+    ) -> None:
+        """Count LLM calls whose owner is known: in the session's facts (cost by model) and
+        in the token and cost metrics."""
         session = target.session if target is not None else None
         model, provider, project, user = key
         if session is not None:
             with self._lock:
-                _add(session.cost_by_model, model or UNKNOWN, pending.cost)
+                _add(session.cost_by_model, model or UNKNOWN, cost)
         metrics = self._metrics
         if metrics is None:
             return
@@ -481,10 +492,10 @@ class AgentSpanProcessor(SpanProcessor):
                 base,
                 model,
                 provider,
-                pending.input_tokens,
-                pending.output_tokens,
-                pending.cost if pending.cost_known else None,
-                pending.span,
+                input_tokens,
+                output_tokens,
+                cost if cost_known else None,
+                span,
             )
         except Exception:
             internal_error(_RECORDING)

@@ -37,9 +37,9 @@ def test_points_are_recorded_when_a_reader_collects_with_exemplars_of_their_span
     histogram = meter.create_histogram("work.duration", unit="s")
     points = deferred_points(meter)
     span = TracerProvider().get_tracer("t").start_span("work")
-    points.record(histogram, 0.25, {"k": "a"}, span.get_span_context())
-    points.record(histogram, 0.75, {"k": "a"}, span.get_span_context())
-    points.record(histogram, 2.0, {"k": "b"})
+    points.record(histogram.record, 0.25, {"k": "a"}, span.get_span_context())
+    points.record(histogram.record, 0.75, {"k": "a"}, span.get_span_context())
+    points.record(histogram.record, 2.0, {"k": "b"})
     span.end()
 
     by_key = {p.attributes["k"]: p for p in _points(reader, "work.duration")}
@@ -56,7 +56,7 @@ def test_the_hook_gauge_is_never_exported() -> None:
     reader = InMemoryMetricReader()
     meter = MeterProvider(metric_readers=[reader]).get_meter("t")
     histogram = meter.create_histogram("work.duration")
-    deferred_points(meter).record(histogram, 1.0, {})
+    deferred_points(meter).record(histogram.record, 1.0, {})
     names = _names(reader)
     assert "work.duration" in names
     assert HOOK_NAME not in names
@@ -78,9 +78,9 @@ def test_a_queue_no_reader_drains_is_recorded_in_place_at_its_bound(monkeypatch)
     histogram = meter.create_histogram("work.duration")
     points = deferred_points(meter)
     for _ in range(6):
-        points.record(histogram, 1.0, {})
+        points.record(histogram.record, 1.0, {})
     assert len(points._pending) == 0  # the sixth point flushed all six
-    points.record(histogram, 1.0, {})
+    points.record(histogram.record, 1.0, {})
     assert len(points._pending) == 1
     (point,) = _points(reader, "work.duration")
     assert point.count == 7

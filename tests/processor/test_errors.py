@@ -68,4 +68,9 @@ def test_a_failure_of_the_meter_itself_is_contained(
         pass
     assert {s.name for s in mtel.spans()} == {"agent.session", "execute_tool read", "chat m"}
     assert mtel.span("agent.session").attributes[sc.AGENT_SESSION_TOTAL_TOKENS] == 2
+    # The points are recorded when a reader collects: the broken ones fail there, one by
+    # one, and the others (the session's duration) are still recorded.
+    data = mtel.reader.get_metrics_data()
     assert any("recording the agent metrics failed" in r.getMessage() for r in caplog.records)
+    names = {m.name for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics}
+    assert sc.METRIC_AGENT_SESSION_DURATION.name in names

@@ -301,10 +301,10 @@ class LLMCall:
         record = metrics.points.record
         attrs_m = self._metric_attrs
         span_context = span.get_span_context()
-        record(metrics.duration, ended - self._started, attrs_m, span_context)
+        record(metrics.duration.record, ended - self._started, attrs_m, span_context)
         if self._stream and self._first_chunk is not None:
             record(
-                metrics.time_to_first_chunk,
+                metrics.time_to_first_chunk.record,
                 self._first_chunk - self._started,
                 attrs_m,
                 span_context,
@@ -312,14 +312,14 @@ class LLMCall:
         if usage is not None:
             token_type = sc.GEN_AI_TOKEN_TYPE
             record(
-                metrics.token_usage,
+                metrics.token_usage.record,
                 usage.input_tokens,
                 {**attrs_m, token_type: "input"},
                 span_context,
             )
             if attrs_m[sc.GEN_AI_OPERATION_NAME] != "embeddings":
                 record(
-                    metrics.token_usage,
+                    metrics.token_usage.record,
                     usage.output_tokens,
                     {**attrs_m, token_type: "output"},
                     span_context,

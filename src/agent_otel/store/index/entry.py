@@ -2,11 +2,12 @@
 
 A :class:`SessionEntry` holds the scalar fields of an :class:`~agent_otel.records.AgentSession`
 that ``agent-otel sessions`` shows, filters and sorts by, plus the session's
-:class:`~agent_otel.facts.SessionFacts` for the summaries. It is always derived from a full
+:class:`~agent_otel.facts.SessionFacts` for the summaries. What it holds is defined on a full
 ``AgentSession`` by :func:`entry_from_session` (with
-:func:`~agent_otel.summaries.facts_from_session`), whether that session was just read or is
-being indexed, so an indexed entry can only differ from a freshly read one if the index is
-stale, never because of a second interpretation of the spans.
+:func:`~agent_otel.summaries.facts_from_session`), which is how the entries of sessions read
+back in full are made. The index makes its rows from the spans directly
+(:mod:`~agent_otel.store.index.rows`, the same values without building the records), and
+the tests check that they are the rows of :func:`entry_from_session`.
 
 The row form (:func:`entry_row` / :func:`entries_from_rows`) is a flat tuple of plain values: it
 is what the index stores and what its worker processes send back (``SessionFacts`` holds
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from types import MappingProxyType
@@ -28,7 +29,14 @@ from agent_otel.summaries import facts_from_session
 
 from .bulk import without_gc
 
-__all__ = ["EntryRow", "SessionEntry", "entries_from_rows", "entry_from_session", "entry_row"]
+__all__ = [
+    "EntryRow",
+    "SessionEntry",
+    "encode_details",
+    "entries_from_rows",
+    "entry_from_session",
+    "entry_row",
+]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -130,15 +138,22 @@ def _moment(micros: int) -> datetime:
     return _EPOCH + timedelta(microseconds=micros)
 
 
+def encode_details(
+    operations_by_type: Mapping[str, int],
+    operations_by_status: Mapping[str, int],
+    cost_by_model: Mapping[str, float],
+    models: Iterable[str],
+) -> str:
+    """The last field of a row: the session's mappings and models, as JSON."""
+    details = [dict(operations_by_type), dict(operations_by_status), dict(cost_by_model),
+               sorted(models)]  # fmt: skip
+    # JSON keeps every float exactly (shortest round-tripping repr), NaN included.
+    return json.dumps(details, separators=(",", ":"))
+
+
 def entry_row(entry: SessionEntry) -> EntryRow:
     """The entry as the index stores it (the trace id is stored beside it)."""
     f = entry.facts
-    details = [
-        dict(f.operations_by_type),
-        dict(f.operations_by_status),
-        dict(f.cost_by_model),
-        sorted(entry.models),
-    ]
     return (
         entry.span_id,
         f.session_id,
@@ -151,8 +166,7 @@ def entry_row(entry: SessionEntry) -> EntryRow:
         f.total_tokens,
         None if math.isnan(f.total_cost) else f.total_cost,
         entry.operation_count,
-        # JSON keeps every float exactly (shortest round-tripping repr), NaN included.
-        json.dumps(details, separators=(",", ":")),
+        encode_details(f.operations_by_type, f.operations_by_status, f.cost_by_model, entry.models),
     )
 
 

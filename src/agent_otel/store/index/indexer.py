@@ -49,8 +49,11 @@ from agent_otel.records import AgentSession, sessions_from_spans
 from agent_otel.spandata import SpanData
 from agent_otel.store.reader import _BAD_LINE_ERRORS, _open_snapshot
 
-from .entry import EntryRow, SessionEntry, entries_from_rows, entry_from_session, entry_row
+from .bulk import without_gc
+from .entry import EntryRow, SessionEntry, entries_from_rows
+from .rows import TraceRows
 from .scan import FileChanged, FileRange, ScanResult, decode_line, read_exactly, scan
+from .skim import SkimmedTrace, SpanFields, skim_line
 
 if sys.platform != "win32":
     import fcntl
@@ -393,26 +396,55 @@ class StoreIndex:
             "INSERT INTO bad_lines (segment_id, line, message) VALUES (?, ?, ?)",
             [(segment_id, line, message) for line, message in result.bad_lines],
         )
-        split: set[str] = set()
-        for part in result.parts:
-            elsewhere = conn.execute(
-                "SELECT 1 FROM locations WHERE trace_id = ? AND segment_id != ? LIMIT 1",
-                (part.trace_id, segment_id),
-            ).fetchone()
-            if elsewhere:
-                split.add(part.trace_id)
-                continue
-            offset, _, position = part.lines[0]
-            self._insert_sessions(part.trace_id, (segment_id, offset, position), part.rows)
+        # Traces with lines in other segments too: their sessions are computed from all of
+        # their lines. Asked in one statement (a range holds thousands of traces).
+        split = self._elsewhere([part.trace_id for part in result.parts], segment_id)
+        self._insert_sessions(
+            [
+                (part.trace_id, (segment_id, part.lines[0][0], part.lines[0][2]), part.rows)
+                for part in result.parts
+                if part.trace_id not in split
+            ]
+        )
         self._resolve(split)
 
+    def _elsewhere(self, traces: Iterable[str], segment_id: int) -> set[str]:
+        """Those of ``traces`` that have lines in other segments than ``segment_id``."""
+        conn = self._conn
+        self._want(traces)
+        found = {
+            trace_id
+            for (trace_id,) in conn.execute(
+                "SELECT DISTINCT l.trace_id FROM wanted w CROSS JOIN locations l "
+                "ON l.trace_id = w.trace_id WHERE l.segment_id != ?",
+                (segment_id,),
+            )
+        }
+        conn.execute("DELETE FROM wanted")
+        return found
+
+    def _want(self, traces: Iterable[str]) -> None:
+        """Fill the temporary table ``wanted`` with ``traces``, which queries join with
+        ``locations`` as ``wanted CROSS JOIN locations``: SQLite takes the left operand of a
+        CROSS JOIN as the outer loop, and would otherwise scan every location (it cannot know
+        that ``wanted`` is small)."""
+        conn = self._conn
+        conn.execute("CREATE TEMP TABLE IF NOT EXISTS wanted (trace_id TEXT PRIMARY KEY)")
+        conn.execute("DELETE FROM wanted")
+        conn.executemany("INSERT OR IGNORE INTO wanted VALUES (?)", [(t,) for t in traces])
+
     def _insert_sessions(
-        self, trace_id: str, first: tuple[int, int, int], rows: Sequence[EntryRow]
+        self, traces: Iterable[tuple[str, tuple[int, int, int], Sequence[EntryRow]]]
     ) -> None:
+        """Insert the rows of each (trace, where it first appears, rows)."""
         self._conn.executemany(
             "INSERT INTO sessions (trace_id, idx, first_segment, first_offset, first_position, "
             f"{_SESSION_COLUMNS}) VALUES ({', '.join('?' * 17)})",
-            [(trace_id, idx, *first, *row) for idx, row in enumerate(rows)],
+            [
+                (trace_id, idx, *first, *row)
+                for trace_id, first, rows in traces
+                for idx, row in enumerate(rows)
+            ],
         )
 
     def _resolve(self, traces: set[str]) -> None:
@@ -426,24 +458,36 @@ class StoreIndex:
         for line, positions in lines.items():
             for trace_id, position in positions:
                 by_trace[trace_id].append((line, position))
-        decoded = self._decode(sorted(lines, key=self._line_order))
-        for trace_id, found in by_trace.items():
-            found.sort(key=lambda item: self._line_order(item[0]))
-            spans = [s for line, _ in found for s in decoded[line] if s.trace_id == trace_id]
-            rows = [entry_row(entry_from_session(s)) for s in sessions_from_spans(spans)]
-            first, position = found[0]
-            self._insert_sessions(trace_id, (first.segment_id, first.offset, position), rows)
+        merged = []
+        with without_gc():
+            skimmed = {line: self._skim(line) for line in lines}
+            for trace_id, found in by_trace.items():
+                found.sort(key=lambda item: self._line_order(item[0]))
+                rows = TraceRows()
+                for line, _ in found:
+                    rows.add(self._spans(skimmed[line], trace_id, line))
+                first, position = found[0]
+                merged.append((trace_id, (first.segment_id, first.offset, position), rows.rows()))
+        self._insert_sessions(merged)
+
+    def _spans(
+        self, skimmed: dict[str, SkimmedTrace], trace_id: str, line: _Line
+    ) -> list[SpanFields]:
+        """The spans of ``trace_id`` on an indexed line, which the index says it has."""
+        found = skimmed.get(trace_id)
+        if found is None:
+            path = self._by_id[line.file_id].path
+            raise StaleIndex(f"{path}: no spans of trace {trace_id} at byte {line.offset}")
+        return found.spans
 
     def _lines_of(self, traces: Iterable[str]) -> dict[_Line, list[tuple[str, int]]]:
         """The lines that hold spans of ``traces``: line -> [(trace, position)]."""
         conn = self._conn
-        conn.execute("CREATE TEMP TABLE IF NOT EXISTS wanted (trace_id TEXT PRIMARY KEY)")
-        conn.execute("DELETE FROM wanted")
-        conn.executemany("INSERT OR IGNORE INTO wanted VALUES (?)", [(t,) for t in traces])
+        self._want(traces)
         out: dict[_Line, list[tuple[str, int]]] = defaultdict(list)
         for trace_id, segment_id, file_id, offset, length, position in conn.execute(
             "SELECT l.trace_id, l.segment_id, s.file_id, l.line_offset, l.length, l.position "
-            "FROM wanted w JOIN locations l ON l.trace_id = w.trace_id "
+            "FROM wanted w CROSS JOIN locations l ON l.trace_id = w.trace_id "
             "JOIN segments s ON s.id = l.segment_id"
         ):
             out[_Line(file_id, segment_id, offset, length)].append((trace_id, position))
@@ -452,6 +496,14 @@ class StoreIndex:
 
     def _line_order(self, line: _Line) -> tuple[int, int]:
         return self._by_id[line.file_id].rank, line.offset
+
+    def _skim(self, line: _Line) -> dict[str, SkimmedTrace]:
+        """Skim an indexed line again (see :meth:`_decode`)."""
+        raw = self._by_id[line.file_id].read(line.offset, line.length)
+        try:
+            return skim_line(raw)
+        except _BAD_LINE_ERRORS as error:
+            raise StaleIndex(f"{self._by_id[line.file_id].path}: {error}") from error
 
     def _decode(
         self, lines: Sequence[_Line], progress: Progress | None = None
@@ -513,10 +565,11 @@ class StoreIndex:
         with self._reading():
             lines = sorted(self._lines_of(traces), key=self._line_order)
         # Read outside the transaction: indexed bytes do not change, and the files are open.
-        decoded = self._decode(lines, progress)
-        return sessions_from_spans(
-            s for line in lines for s in decoded[line] if s.trace_id in traces
-        )
+        with without_gc():
+            decoded = self._decode(lines, progress)
+            return sessions_from_spans(
+                s for line in lines for s in decoded[line] if s.trace_id in traces
+            )
 
     def _undoers(self, change_ids: set[str]) -> set[str]:
         out: set[str] = set()

@@ -1,10 +1,11 @@
 """Reading one byte range of a store file into what the index keeps about it.
 
 A range is always a run of whole lines (or a final line without its newline). For every trace
-with spans in the range it yields where those spans are (line offsets) and the entries of the
-sessions that :func:`~agent_otel.records.sessions_from_spans` finds among them. Those entries
-are final when the trace has no spans anywhere else; otherwise the index merges the trace by
-reading all of its lines again (see :mod:`agent_otel.store.index.database`).
+with spans in the range it yields where those spans are (line offsets) and the rows of the
+sessions found among them (:class:`~agent_otel.store.index.rows.TraceRows`, of the spans
+as :func:`~agent_otel.store.index.skim.skim_line` reads them). Those rows are final when the
+trace has no spans anywhere else; otherwise the index merges the trace by reading all of its
+lines again (see :mod:`agent_otel.store.index.indexer`).
 
 This module is what worker processes run when a large store is indexed for the first time,
 so it works from a path and plain, picklable values, and checks that the path still names the
@@ -18,14 +19,14 @@ import os
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from agent_otel import semconv as sc
-from agent_otel.records import sessions_from_spans
 from agent_otel.spandata import SpanData
 from agent_otel.store.otlp_json import decode_traces
 from agent_otel.store.reader import _BAD_LINE_ERRORS
 
 from .bulk import without_gc
-from .entry import EntryRow, entry_from_session, entry_row
+from .entry import EntryRow
+from .rows import TraceRows
+from .skim import SkimmedTrace, skim_line
 
 __all__ = [
     "FileChanged",
@@ -123,9 +124,9 @@ def _scan(target: FileRange) -> ScanResult:
         if (st.st_dev, st.st_ino) != (target.dev, target.ino) or st.st_size < target.end:
             raise FileChanged(target.path)
         data = read_exactly(handle, target.start, target.end - target.start)
-    result = ScanResult(target, newlines=data.count(b"\n"), complete=data.endswith(b"\n"))
+    result = ScanResult(target, complete=data.endswith(b"\n"))
     parts: dict[str, TracePart] = {}
-    spans_of: dict[str, list[SpanData]] = {}
+    rows_of: dict[str, TraceRows] = {}
     at = 0
     lineno = 0
     size = len(data)
@@ -135,28 +136,27 @@ def _scan(target: FileRange) -> ScanResult:
             stop = size
         raw = data[at:stop]
         if raw and not raw.isspace():
+            traces: dict[str, SkimmedTrace]
             try:
-                spans = decode_line(raw)
+                traces = skim_line(raw)
             except _BAD_LINE_ERRORS as error:
                 result.bad_lines.append((lineno, bad_line_message(error)))
-                spans = []
+                traces = {}
             offset = target.start + at
-            for position, span in enumerate(spans):
-                part = parts.get(span.trace_id)
+            for trace_id, found in traces.items():
+                part = parts.get(trace_id)
                 if part is None:
-                    part = parts[span.trace_id] = TracePart(span.trace_id)
-                    spans_of[span.trace_id] = []
-                if not part.lines or part.lines[-1][0] != offset:
-                    part.lines.append((offset, stop - at, position))
-                spans_of[span.trace_id].append(span)
-                for link in span.links:
-                    change_id = link.attributes.get(sc.AGENT_UNDO_CHANGE_ID)
-                    if isinstance(change_id, str):
-                        part.undone.add(change_id)
+                    part = parts[trace_id] = TracePart(trace_id)
+                    rows = rows_of[trace_id] = TraceRows()
+                else:
+                    rows = rows_of[trace_id]
+                rows.add(found.spans)
+                part.lines.append((offset, stop - at, found.position))
+                part.undone.update(found.undone)
         at = stop + 1
         lineno += 1
+    result.newlines = lineno if result.complete else lineno - 1
     for trace_id, part in parts.items():
-        sessions = sessions_from_spans(spans_of[trace_id])
-        part.rows = [entry_row(entry_from_session(s)) for s in sessions]
+        part.rows = rows_of[trace_id].rows()
     result.parts = list(parts.values())
     return result
