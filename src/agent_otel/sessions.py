@@ -217,13 +217,17 @@ class Session(SpanScope):
         """End the session now (for code that cannot use ``with``); ``error`` is what ended
         it, if anything, with the same meaning as an exception leaving a ``with`` block."""
         if error is not None and not isinstance(error, BaseException):
-            misuse(
-                f"Session.end(): error must be an exception or None, got "
-                f"{type(error).__name__}; the session is failed with str(error) as its message",
-                TypeError,
-            )
-            self.fail(as_str(error))
-            error = None
+            try:
+                misuse(
+                    f"Session.end(): error must be an exception or None, got "
+                    f"{type(error).__name__}; the session is failed with str(error) as its "
+                    "message",
+                    TypeError,
+                )
+            finally:  # strict mode raises, but the session still ends (and leaves the context)
+                self.fail(as_str(error))
+                self._exit(None)
+            return
         self._exit(error)
 
     def start(self) -> Session:
