@@ -297,30 +297,16 @@ class LLMCall:
         if self._owns_span:
             span.end()
 
-        metrics = self._recorder.metrics
-        record = metrics.points.record
         attrs_m = self._metric_attrs
-        span_context = span.get_span_context()
-        record(metrics.duration.record, ended - self._started, attrs_m, span_context)
-        if self._stream and self._first_chunk is not None:
-            record(
-                metrics.time_to_first_chunk.record,
-                self._first_chunk - self._started,
-                attrs_m,
-                span_context,
-            )
-        if usage is not None:
-            token_type = sc.GEN_AI_TOKEN_TYPE
-            record(
-                metrics.token_usage.record,
-                usage.input_tokens,
-                {**attrs_m, token_type: "input"},
-                span_context,
-            )
-            if attrs_m[sc.GEN_AI_OPERATION_NAME] != "embeddings":
-                record(
-                    metrics.token_usage.record,
-                    usage.output_tokens,
-                    {**attrs_m, token_type: "output"},
-                    span_context,
-                )
+        self._recorder.metrics.record_call(
+            attrs_m,
+            span.get_span_context(),
+            ended - self._started,
+            self._first_chunk - self._started
+            if self._stream and self._first_chunk is not None
+            else None,
+            usage.input_tokens if usage is not None else None,
+            usage.output_tokens
+            if usage is not None and attrs_m[sc.GEN_AI_OPERATION_NAME] != "embeddings"
+            else None,
+        )
