@@ -21,6 +21,8 @@ Operation durations are queued and handed to the SDK's histogram when a reader c
 (see ``agent_otel.deferred``); no collection happens during a round, as with the periodic
 reader ``configure()`` sets up (every 60 s by default). That deferred work is not hidden:
 one collection is timed after each round and printed per span beside the budgeted figure.
+A round of more operations than the queue holds (``agent_otel.deferred.MAX_PENDING``)
+records the overflow in place, inside the timed round, as an app that fast would.
 
     python tests/benchmarks/bench_processor.py             # full run, prints the figures
     python tests/benchmarks/bench_processor.py --quick     # a few seconds, as CI runs it
