@@ -7,8 +7,8 @@ trace's spans are, and is brought up to date on every use by reading only what c
 (see :mod:`.indexer` for what is trusted, and :mod:`.database` for where it lives). Its
 answers are those of a full read — same sessions, same order, same facts — which the tests
 check on stores written by the library, with rotation in the middle of sessions and corrupt
-lines. Full records are read back only for the sessions asked for
-(:meth:`StoreIndex.sessions`).
+lines, and on generated spans of every shape. Full records are read back only for the
+sessions asked for (:meth:`StoreIndex.sessions`).
 
     with open_index(path) as index:
         entries = index.entries()

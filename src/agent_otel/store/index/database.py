@@ -39,13 +39,15 @@ __all__ = [
     "index_candidates",
     "is_damaged",
     "remove_database",
+    "stored",
+    "unstored",
 ]
 
 INDEX_NAME = "index.sqlite"
 CACHE_MIN_BYTES = 16 * 1024 * 1024
 """Smallest store worth an index in the user's cache directory (see the module doc)."""
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """Bumped whenever the tables or the meaning of a stored value change."""
 
 _BUSY_TIMEOUT_S = 120.0
@@ -94,10 +96,8 @@ SCHEMA = (
     """CREATE TABLE sessions (
         trace_id TEXT NOT NULL, idx INTEGER NOT NULL, first_segment INTEGER NOT NULL,
         first_offset INTEGER NOT NULL, first_position INTEGER NOT NULL,
-        span_id TEXT NOT NULL, session_id TEXT NOT NULL, user_id TEXT, status TEXT NOT NULL,
-        started_us INTEGER NOT NULL, ended_us INTEGER, model TEXT, project TEXT,
-        total_tokens INTEGER NOT NULL, total_cost REAL, operation_count INTEGER NOT NULL,
-        details TEXT NOT NULL, PRIMARY KEY (trace_id, idx))""",
+        span_id TEXT NOT NULL, started_us INTEGER NOT NULL, details TEXT NOT NULL,
+        PRIMARY KEY (trace_id, idx))""",
 )
 
 
@@ -185,6 +185,25 @@ def _prepare(conn: sqlite3.Connection) -> None:
         with contextlib.suppress(sqlite3.Error):
             conn.execute("ROLLBACK")
         raise
+
+
+def stored(text: str) -> str | bytes:
+    """Text (an id, a file name) as the index keeps it: as it is, or, when it holds lone
+    surrogates (an undecodable file name; an id in a damaged or hostile store), which SQLite's
+    UTF-8 cannot hold, as its bytes with the surrogates kept. A blob never equals a text, so
+    every text still has a value of its own. :func:`unstored` gives the text back."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass")
+    return text
+
+
+def unstored(value: str | bytes) -> str:
+    """The text that :func:`stored` gave ``value`` for."""
+    return value if isinstance(value, str) else value.decode("utf-8", "surrogatepass")
 
 
 def remove_database(path: Path) -> None:

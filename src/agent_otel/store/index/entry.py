@@ -17,7 +17,6 @@ read-only mapping proxies, which cannot be pickled).
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -32,7 +31,7 @@ from .bulk import without_gc
 __all__ = [
     "EntryRow",
     "SessionEntry",
-    "encode_details",
+    "encode_row",
     "entries_from_rows",
     "entry_from_session",
     "entry_row",
@@ -40,21 +39,9 @@ __all__ = [
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
-EntryRow = tuple[
-    str,  # span_id
-    str,  # session_id
-    str | None,  # user_id
-    str,  # status
-    int,  # started_us
-    int | None,  # ended_us
-    str | None,  # model
-    str | None,  # project
-    int,  # total_tokens
-    float | None,  # total_cost (None stands for NaN, which SQLite cannot store)
-    int,  # operation_count
-    str,  # details: JSON [operations_by_type, operations_by_status, cost_by_model, models]
-]
-"""A :class:`SessionEntry` without its trace id, as the index stores it."""
+EntryRow = tuple[str, int, str]
+"""A :class:`SessionEntry` without its trace id, as the index stores it: the session span's
+id, its start (µs since the epoch), and all the rest as JSON (see :func:`encode_row`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,54 +125,70 @@ def _moment(micros: int) -> datetime:
     return _EPOCH + timedelta(microseconds=micros)
 
 
-def encode_details(
+def encode_row(
+    span_id: str,
+    started_us: int,
+    *,
+    session_id: str,
+    user_id: str | None,
+    status: str,
+    ended_us: int | None,
+    model: str | None,
+    project: str | None,
+    total_tokens: int,
+    total_cost: float,
+    operation_count: int,
     operations_by_type: Mapping[str, int],
     operations_by_status: Mapping[str, int],
     cost_by_model: Mapping[str, float],
     models: Iterable[str],
-) -> str:
-    """The last field of a row: the session's mappings and models, as JSON."""
-    details = [dict(operations_by_type), dict(operations_by_status), dict(cost_by_model),
-               sorted(models)]  # fmt: skip
-    # JSON keeps every float exactly (shortest round-tripping repr), NaN included.
-    return json.dumps(details, separators=(",", ":"))
+) -> EntryRow:
+    """The row of a session entry. All but the id and the start are kept as JSON, which
+    holds every value exactly where SQLite columns could not: integers beyond 64 bits, NaN
+    and infinite costs, text with lone surrogates (a workspace's undecodable file name)."""
+    fields = [session_id, user_id, status, ended_us, model, project, total_tokens, total_cost,
+              operation_count, dict(operations_by_type), dict(operations_by_status),
+              dict(cost_by_model), sorted(models)]  # fmt: skip
+    return span_id, started_us, json.dumps(fields, separators=(",", ":"))
 
 
 def entry_row(entry: SessionEntry) -> EntryRow:
     """The entry as the index stores it (the trace id is stored beside it)."""
     f = entry.facts
-    return (
+    return encode_row(
         entry.span_id,
-        f.session_id,
-        f.user_id,
-        f.status,
         _micros(f.started_at),
-        None if entry.ended_at is None else _micros(entry.ended_at),
-        entry.model,
-        f.project,
-        f.total_tokens,
-        None if math.isnan(f.total_cost) else f.total_cost,
-        entry.operation_count,
-        encode_details(f.operations_by_type, f.operations_by_status, f.cost_by_model, entry.models),
+        session_id=f.session_id,
+        user_id=f.user_id,
+        status=f.status,
+        ended_us=None if entry.ended_at is None else _micros(entry.ended_at),
+        model=entry.model,
+        project=f.project,
+        total_tokens=f.total_tokens,
+        total_cost=f.total_cost,
+        operation_count=entry.operation_count,
+        operations_by_type=f.operations_by_type,
+        operations_by_status=f.operations_by_status,
+        cost_by_model=f.cost_by_model,
+        models=entry.models,
     )
 
 
 def entries_from_rows(rows: Sequence[tuple[str, EntryRow]]) -> list[SessionEntry]:
     """The entries back from their stored (trace id, row) pairs; each equal to the entry it
-    was made from. The JSON details of all rows are parsed in one call, which at 100,000
-    sessions is several times faster than one call per row."""
+    was made from. The JSON of all rows is parsed in one call, which at 100,000 sessions is
+    several times faster than one call per row."""
     with without_gc():
         return _entries(rows)
 
 
 def _entries(rows: Sequence[tuple[str, EntryRow]]) -> list[SessionEntry]:
-    details = json.loads("[" + ",".join(row[11] for _, row in rows) + "]")
+    fields = json.loads("[" + ",".join(row[2] for _, row in rows) + "]")
     out = []
-    for (trace_id, row), (by_type, by_status, cost_by_model, models) in zip(
-        rows, details, strict=True
-    ):
-        (span_id, session_id, user_id, status, started_us, ended_us, model, project, tokens,
-         cost, operation_count, _) = row  # fmt: skip
+    for (trace_id, (span_id, started_us, _)), (
+        session_id, user_id, status, ended_us, model, project, tokens, cost, operation_count,
+        by_type, by_status, cost_by_model, models,
+    ) in zip(rows, fields, strict=True):  # fmt: skip
         facts = SessionFacts(
             session_id=session_id,
             user_id=user_id,
@@ -193,7 +196,7 @@ def _entries(rows: Sequence[tuple[str, EntryRow]]) -> list[SessionEntry]:
             started_at=_moment(started_us),
             status=status,
             total_tokens=tokens,
-            total_cost=math.nan if cost is None else cost,
+            total_cost=cost,
             operations_by_type=MappingProxyType(by_type),
             operations_by_status=MappingProxyType(by_status),
             cost_by_model=MappingProxyType(cost_by_model),

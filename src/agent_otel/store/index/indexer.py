@@ -13,7 +13,7 @@ progress, or a writer that crashed) is indexed on its own, and read again once t
 several files, or in lines indexed at different times. Each indexed range records, per
 trace, which lines hold its spans; when a trace turns up in a second range (or loses one),
 all of its lines are read again and the trace's sessions are computed anew from the union,
-with the same :func:`~agent_otel.records.sessions_from_spans` as a full read, in store order.
+in store order, as a full read computes them (:mod:`~agent_otel.store.index.rows`).
 
 **Two CLIs at once.** Updates run under an exclusive ``flock`` on a lock file beside the
 index, so a second CLI waits for the first instead of doing the same work; each step is one
@@ -22,9 +22,10 @@ SQLite transaction that first checks a generation counter, so that even without 
 instead of recording a range twice.
 
 **First build.** A large store is cut into ranges of whole lines (:data:`CHUNK_BYTES`) that
-worker processes read in parallel (JSON parsing dominates); the main process records their
-results in store order, one transaction per range, so an interrupted build resumes where it
-stopped.
+worker processes read in parallel; the main process records their results in store order,
+one transaction per range, so an interrupted build resumes where it stopped. Reading a range
+is parsing its JSON, and little more: each line is skimmed for the few fields the rows need
+(:mod:`~agent_otel.store.index.skim`) rather than decoded into spans and records.
 """
 
 from __future__ import annotations
@@ -50,7 +51,8 @@ from agent_otel.spandata import SpanData
 from agent_otel.store.reader import _BAD_LINE_ERRORS, _open_snapshot
 
 from .bulk import without_gc
-from .entry import EntryRow, SessionEntry, entries_from_rows
+from .database import stored, unstored
+from .entry import EntryRow, SessionEntry, entries_from_rows, entry_from_session, entry_row
 from .rows import TraceRows
 from .scan import FileChanged, FileRange, ScanResult, decode_line, read_exactly, scan
 from .skim import SkimmedTrace, SpanFields, skim_line
@@ -63,7 +65,7 @@ __all__ = ["CHUNK_BYTES", "POOL_MIN_BYTES", "Progress", "StaleIndex", "StoreInde
 Progress = Callable[[int, int], None]
 """Told (bytes done, bytes in all) while a store is being read; (0, total) first."""
 
-CHUNK_BYTES = 16 * 1024 * 1024
+CHUNK_BYTES = 32 * 1024 * 1024
 """Size of the ranges a file is indexed in: small enough to spread over processes and to
 commit often, large enough that per-range overhead (a transaction, re-reading the lines of
 traces cut at a range's edge) is noise."""
@@ -71,13 +73,25 @@ traces cut at a range's edge) is noise."""
 POOL_MIN_BYTES = 4 * CHUNK_BYTES
 """Below this much to read, starting worker processes costs more than it saves."""
 
+# Lookups of the traces in the temporary table ``wanted``. It is joined as ``wanted CROSS
+# JOIN locations`` because SQLite takes the left operand of a CROSS JOIN as the outer loop;
+# left to choose, it scans every location (it cannot know that ``wanted`` is small).
+SPLIT_TRACES = (
+    "SELECT DISTINCT l.trace_id FROM wanted w CROSS JOIN locations l "
+    "ON l.trace_id = w.trace_id WHERE l.segment_id != ?"
+)
+"""The wanted traces that have lines in other segments than the one given."""
+TRACE_LINES = (
+    "SELECT l.trace_id, l.segment_id, s.file_id, l.line_offset, l.length, l.position "
+    "FROM wanted w CROSS JOIN locations l ON l.trace_id = w.trace_id "
+    "JOIN segments s ON s.id = l.segment_id"
+)
+"""The lines of the wanted traces."""
+
 _DIGEST_BYTES = 4096
 _SEARCH_BYTES = 64 * 1024
 _MAX_ATTEMPTS = 5
-_SESSION_COLUMNS = (
-    "span_id, session_id, user_id, status, started_us, ended_us, model, project, "
-    "total_tokens, total_cost, operation_count, details"
-)
+_SESSION_COLUMNS = "span_id, started_us, details"
 
 
 class StaleIndex(Exception):
@@ -254,7 +268,7 @@ class StoreIndex:
         work: list[_Work] = []
         drop_files: list[int] = []
         drop_segments: list[int] = []
-        moved: list[tuple[str, int]] = []
+        moved: list[tuple[str | bytes, int]] = []
         shortened: list[tuple[int, bytes, bytes, int]] = []
         for f in self._files:
             row = known.pop((f.dev, f.ino), None)
@@ -265,8 +279,8 @@ class StoreIndex:
                 plausible = f.size > size or (f.size == size and f.mtime_ns == mtime_ns)
                 if plausible and f.digests(size) == (head, tail):
                     self._by_id[file_id] = f
-                    if path != os.fspath(f.path):
-                        moved.append((os.fspath(f.path), file_id))
+                    if unstored(path) != os.fspath(f.path):
+                        moved.append((stored(os.fspath(f.path)), file_id))
                     if f.size > size:
                         start, first_line, partial = self._resume_point(file_id, size)
                         if partial:
@@ -318,7 +332,7 @@ class StoreIndex:
         affected: set[str] = set()
         for segment_id in segments:
             affected.update(
-                trace_id
+                unstored(trace_id)
                 for (trace_id,) in conn.execute(
                     "SELECT DISTINCT trace_id FROM locations WHERE segment_id = ?", (segment_id,)
                 )
@@ -355,7 +369,7 @@ class StoreIndex:
             cursor = self._conn.execute(
                 "INSERT INTO files (dev, ino, path, size, mtime_ns, head, tail) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (f.dev, f.ino, os.fspath(f.path), end, f.mtime_ns, head, tail),
+                (f.dev, f.ino, stored(os.fspath(f.path)), end, f.mtime_ns, head, tail),
             )
             assert cursor.lastrowid is not None
             file_id = cursor.lastrowid
@@ -363,7 +377,7 @@ class StoreIndex:
             self._conn.execute(
                 "UPDATE files SET path = ?, size = ?, mtime_ns = ?, head = ?, tail = ? "
                 "WHERE id = ?",
-                (os.fspath(f.path), end, f.mtime_ns, head, tail, file_id),
+                (stored(os.fspath(f.path)), end, f.mtime_ns, head, tail, file_id),
             )
         self._by_id[file_id] = f
         return file_id
@@ -383,14 +397,18 @@ class StoreIndex:
             "INSERT INTO locations (trace_id, segment_id, line_offset, length, position) "
             "VALUES (?, ?, ?, ?, ?)",
             [
-                (part.trace_id, segment_id, offset, length, position)
+                (stored(part.trace_id), segment_id, offset, length, position)
                 for part in result.parts
                 for offset, length, position in part.lines
             ],
         )
         conn.executemany(
             "INSERT INTO undone (change_id, trace_id, segment_id) VALUES (?, ?, ?)",
-            [(c, part.trace_id, segment_id) for part in result.parts for c in part.undone],
+            [
+                (stored(change_id), stored(part.trace_id), segment_id)
+                for part in result.parts
+                for change_id in part.undone
+            ],
         )
         conn.executemany(
             "INSERT INTO bad_lines (segment_id, line, message) VALUES (?, ?, ?)",
@@ -412,26 +430,17 @@ class StoreIndex:
         """Those of ``traces`` that have lines in other segments than ``segment_id``."""
         conn = self._conn
         self._want(traces)
-        found = {
-            trace_id
-            for (trace_id,) in conn.execute(
-                "SELECT DISTINCT l.trace_id FROM wanted w CROSS JOIN locations l "
-                "ON l.trace_id = w.trace_id WHERE l.segment_id != ?",
-                (segment_id,),
-            )
-        }
+        found = {unstored(trace_id) for (trace_id,) in conn.execute(SPLIT_TRACES, (segment_id,))}
         conn.execute("DELETE FROM wanted")
         return found
 
     def _want(self, traces: Iterable[str]) -> None:
-        """Fill the temporary table ``wanted`` with ``traces``, which queries join with
-        ``locations`` as ``wanted CROSS JOIN locations``: SQLite takes the left operand of a
-        CROSS JOIN as the outer loop, and would otherwise scan every location (it cannot know
-        that ``wanted`` is small)."""
+        """Fill the temporary table ``wanted`` with ``traces`` (for :data:`SPLIT_TRACES` and
+        :data:`TRACE_LINES`)."""
         conn = self._conn
         conn.execute("CREATE TEMP TABLE IF NOT EXISTS wanted (trace_id TEXT PRIMARY KEY)")
         conn.execute("DELETE FROM wanted")
-        conn.executemany("INSERT OR IGNORE INTO wanted VALUES (?)", [(t,) for t in traces])
+        conn.executemany("INSERT OR IGNORE INTO wanted VALUES (?)", [(stored(t),) for t in traces])
 
     def _insert_sessions(
         self, traces: Iterable[tuple[str, tuple[int, int, int], Sequence[EntryRow]]]
@@ -439,11 +448,11 @@ class StoreIndex:
         """Insert the rows of each (trace, where it first appears, rows)."""
         self._conn.executemany(
             "INSERT INTO sessions (trace_id, idx, first_segment, first_offset, first_position, "
-            f"{_SESSION_COLUMNS}) VALUES ({', '.join('?' * 17)})",
+            f"{_SESSION_COLUMNS}) VALUES ({', '.join('?' * 8)})",
             [
-                (trace_id, idx, *first, *row)
+                (stored(trace_id), idx, *first, stored(span_id), started_us, details)
                 for trace_id, first, rows in traces
-                for idx, row in enumerate(rows)
+                for idx, (span_id, started_us, details) in enumerate(rows)
             ],
         )
 
@@ -452,7 +461,7 @@ class StoreIndex:
         if not traces:
             return
         conn = self._conn
-        conn.executemany("DELETE FROM sessions WHERE trace_id = ?", [(t,) for t in traces])
+        conn.executemany("DELETE FROM sessions WHERE trace_id = ?", [(stored(t),) for t in traces])
         lines = self._lines_of(traces)
         by_trace: dict[str, list[tuple[_Line, int]]] = defaultdict(list)
         for line, positions in lines.items():
@@ -460,7 +469,7 @@ class StoreIndex:
                 by_trace[trace_id].append((line, position))
         merged = []
         with without_gc():
-            skimmed = {line: self._skim(line) for line in lines}
+            skimmed = {line: self._skim(line, traces) for line in lines}
             for trace_id, found in by_trace.items():
                 found.sort(key=lambda item: self._line_order(item[0]))
                 rows = TraceRows()
@@ -485,23 +494,19 @@ class StoreIndex:
         conn = self._conn
         self._want(traces)
         out: dict[_Line, list[tuple[str, int]]] = defaultdict(list)
-        for trace_id, segment_id, file_id, offset, length, position in conn.execute(
-            "SELECT l.trace_id, l.segment_id, s.file_id, l.line_offset, l.length, l.position "
-            "FROM wanted w CROSS JOIN locations l ON l.trace_id = w.trace_id "
-            "JOIN segments s ON s.id = l.segment_id"
-        ):
-            out[_Line(file_id, segment_id, offset, length)].append((trace_id, position))
+        for trace_id, segment_id, file_id, offset, length, position in conn.execute(TRACE_LINES):
+            out[_Line(file_id, segment_id, offset, length)].append((unstored(trace_id), position))
         conn.execute("DELETE FROM wanted")
         return out
 
     def _line_order(self, line: _Line) -> tuple[int, int]:
         return self._by_id[line.file_id].rank, line.offset
 
-    def _skim(self, line: _Line) -> dict[str, SkimmedTrace]:
-        """Skim an indexed line again (see :meth:`_decode`)."""
+    def _skim(self, line: _Line, traces: set[str]) -> dict[str, SkimmedTrace]:
+        """The spans of ``traces`` on an indexed line, read again (see :meth:`_decode`)."""
         raw = self._by_id[line.file_id].read(line.offset, line.length)
         try:
-            return skim_line(raw)
+            return skim_line(raw, traces)
         except _BAD_LINE_ERRORS as error:
             raise StaleIndex(f"{self._by_id[line.file_id].path}: {error}") from error
 
@@ -538,8 +543,8 @@ class StoreIndex:
         rank = {file_id: f.rank for file_id, f in self._by_id.items()}
         # started_us, then where the trace first appears, then its order within the trace:
         # what the full read's stable sort by start over first-seen traces comes to.
-        rows.sort(key=lambda r: (r[9], rank[r[1]], r[2], r[3], r[4]))
-        return entries_from_rows([(r[0], r[5:]) for r in rows])
+        rows.sort(key=lambda r: (r[6], rank[r[1]], r[2], r[3], r[4]))
+        return entries_from_rows([(unstored(r[0]), (unstored(r[5]), r[6], r[7])) for r in rows])
 
     def sessions(
         self, chosen: Sequence[SessionEntry], progress: Progress | None = None
@@ -557,9 +562,16 @@ class StoreIndex:
             undoers = self._undoers(changes) - traces
         if undoers:
             built = self._build(traces | undoers, progress)
-        by_key = {(s.trace_id, s.span_id): s for s in built}
-        # A session can only be missing if another CLI found its file gone meanwhile.
-        return [by_key[key] for e in chosen if (key := (e.trace_id, e.span_id)) in by_key]
+        by_key: dict[tuple[str, str], list[AgentSession]] = defaultdict(list)
+        for record in built:
+            by_key[(record.trace_id, record.span_id)].append(record)
+        out = []
+        for entry in chosen:
+            # A session can only be missing if another CLI found its file gone meanwhile.
+            records = by_key.get((entry.trace_id, entry.span_id))
+            if records:
+                out.append(records.pop(_record_of(entry, records)))
+        return out
 
     def _build(self, traces: set[str], progress: Progress | None) -> list[AgentSession]:
         with self._reading():
@@ -575,9 +587,9 @@ class StoreIndex:
         out: set[str] = set()
         ids = list(change_ids)
         for at in range(0, len(ids), 500):
-            batch = ids[at : at + 500]
+            batch = [stored(change_id) for change_id in ids[at : at + 500]]
             out.update(
-                trace_id
+                unstored(trace_id)
                 for (trace_id,) in self._conn.execute(
                     "SELECT DISTINCT trace_id FROM undone WHERE change_id IN "
                     f"({', '.join('?' * len(batch))})",
@@ -599,6 +611,18 @@ class StoreIndex:
             warnings.warn(
                 f"{self._by_id[file_id].path}:{lineno}: {message}", AgentOtelWarning, stacklevel=2
             )
+
+
+def _record_of(entry: SessionEntry, records: list[AgentSession]) -> int:
+    """Which of the records with the entry's trace and span id is the entry's. There is one,
+    unless a damaged store holds two session spans with one id; then the first whose entry
+    is this one."""
+    if len(records) > 1:
+        row = entry_row(entry)
+        for number, record in enumerate(records):
+            if entry_row(entry_from_session(record)) == row:
+                return number
+    return 0
 
 
 @dataclass(frozen=True, slots=True)

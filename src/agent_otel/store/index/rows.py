@@ -21,12 +21,13 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 
 from agent_otel import semconv as sc
-from agent_otel.records import _float, _int, _str
+from agent_otel.records import _float, _int, _str, _unended_sessions
 from agent_otel.sessions import default_project
+from agent_otel.spandata import Attributes, SpanData
 from agent_otel.summaries import _RESIDUAL_TOLERANCE, UNKNOWN
 from agent_otel.usage import is_llm_call, llm_model, read_usage
 
-from .entry import EntryRow, encode_details
+from .entry import EntryRow, encode_row
 from .skim import SpanFields
 
 __all__ = ["TraceRows"]
@@ -36,18 +37,18 @@ __all__ = ["TraceRows"]
 _SESSION, _OPERATION, _CALL, _OTHER = range(4)
 
 _Operation = tuple[str, str | None, int, str, str]
-"""(span id, parent id, start in µs, type, status)."""
+"""(span id, parent id, start in ns, type, status)."""
 _Call = tuple[str, str | None, int, str | None, float]
 """(span id, parent id, start in µs, model, cost)."""
 
 
 class TraceRows:
     """The spans of one trace that its rows depend on, added in store order (a line at a
-    time, so that each span's attributes are looked at while they are at hand and only a
-    session's are kept); :meth:`rows` then gives ``entry_row(entry_from_session(s))`` for
-    each session ``s`` that ``sessions_from_spans`` finds among all of them, in its order."""
+    time, so that each span's attributes are looked at while they are at hand); :meth:`rows`
+    then gives ``entry_row(entry_from_session(s))`` for each session ``s`` that
+    ``sessions_from_spans`` finds among all of them, in its order."""
 
-    __slots__ = ("_calls", "_operations", "_parents", "_sessions")
+    __slots__ = ("_calls", "_operations", "_parents", "_sessions", "_unparented")
 
     def __init__(self) -> None:
         # sessions_from_spans: _TraceIndex (of spans with the same id, the last is found).
@@ -55,10 +56,14 @@ class TraceRows:
         self._sessions: list[SpanFields] = []
         self._operations: list[_Operation] = []
         self._calls: list[_Call] = []
+        self._unparented: dict[str, list[tuple[int, _Operation, Attributes]]] = {}
+        """Operations whose parent is not (yet) among the spans, by parent, with their
+        attributes (see :meth:`_stand_ins`); dropped as soon as their parent comes."""
 
     def add(self, spans: Iterable[SpanFields]) -> None:
         """Add spans of the trace that follow those added so far."""
         parents = self._parents
+        unparented = self._unparented
         for span in spans:
             span_id, parent, start, _, attributes = span
             # sessions_from_spans: what each span is.
@@ -67,31 +72,40 @@ class TraceRows:
                 self._sessions.append(span)
             elif sc.AGENT_OPERATION_TYPE in attributes:
                 role = _OPERATION
-                # _operation: its type and status; its timestamp, to_datetime(start), is at µs.
-                self._operations.append(
-                    (
-                        span_id,
-                        parent,
-                        start // 1000,
-                        str(attributes.get(sc.AGENT_OPERATION_TYPE, "")),
-                        str(attributes.get(sc.AGENT_OPERATION_STATUS, "")),
-                    )
+                # _operation: its type and status.
+                operation = (
+                    span_id,
+                    parent,
+                    start,
+                    str(attributes.get(sc.AGENT_OPERATION_TYPE, "")),
+                    str(attributes.get(sc.AGENT_OPERATION_STATUS, "")),
                 )
+                if parent and parent not in parents:
+                    unparented.setdefault(parent, []).append(
+                        (len(self._operations), operation, attributes)
+                    )
+                self._operations.append(operation)
             elif is_llm_call(attributes):
                 role = _CALL
-                # _llm_call: its model and its usage's cost.
+                # _llm_call: its model and its usage's cost; its start, to_datetime, is at µs.
                 self._calls.append((span_id, parent, start // 1000, llm_model(attributes),
                                     read_usage(attributes)[1]))  # fmt: skip
             else:
                 role = _OTHER
             parents[span_id] = (parent, role)
+            if unparented:
+                unparented.pop(span_id, None)
 
     def rows(self) -> list[EntryRow]:
-        if not self._sessions:
+        stand_ins = self._stand_ins()
+        sessions = self._sessions + stand_ins
+        if not sessions:
             return []
+        parents = self._parents
+        if stand_ins:
+            parents = {**parents, **{span[0]: (None, _SESSION) for span in stand_ins}}
         # sessions_from_spans: an operation belongs to its nearest enclosing session; an LLM
         # call too, unless an LLM call encloses it before its nearest operation does.
-        parents = self._parents
         operations_of: dict[str, list[_Operation]] = defaultdict(list)
         for operation in self._operations:
             session_id, _ = _owner(operation[0], operation[1], parents)
@@ -104,11 +118,33 @@ class TraceRows:
                 calls_of[session_id].append(call)
         rows = [
             _row(span, operations_of.get(span[0], []), calls_of.get(span[0], []))
-            for span in self._sessions
+            for span in sessions
         ]
-        # sessions_from_spans: sorted by start (stable); started_us is the row's fifth field.
-        rows.sort(key=lambda row: row[4])
+        # sessions_from_spans: sorted by start (stable).
+        rows.sort(key=lambda row: row[1])
         return rows
+
+    def _stand_ins(self) -> list[SpanFields]:
+        """sessions_from_spans: the sessions that stand in for missing session spans, made
+        by the records' own function from the spans it looks at: the session spans, and the
+        operations whose parent is not in the trace, in trace order. (There are rarely any:
+        a session's span ends after its operations, so a trace lacks it only while the
+        session runs, after its process was killed, or in a range that ends in the middle of
+        the trace.)"""
+        if not self._unparented:
+            return []
+        orphans = sorted(
+            (found for waiting in self._unparented.values() for found in waiting),
+            key=lambda found: found[0],
+        )
+        spans = [SpanData("", span_id, parent, "", start, end, attributes=attributes)
+                 for span_id, parent, start, end, attributes in self._sessions]  # fmt: skip
+        spans.extend(SpanData("", op[0], op[1], "", op[2], None, attributes=attributes)
+                     for _, op, attributes in orphans)  # fmt: skip
+        return [
+            (s.span_id, s.parent_span_id, s.start_ns, s.end_ns, s.attributes)
+            for s in _unended_sessions(spans)
+        ]
 
 
 def _owner(
@@ -138,8 +174,9 @@ def _owner(
 
 def _row(session: SpanFields, operations: list[_Operation], calls: list[_Call]) -> EntryRow:
     span_id, _, start, end, a = session
-    # records._session: the operations and calls in start order (stable sorts).
-    operations = sorted(operations, key=lambda item: item[2])
+    # records._session: the operations and calls in start order (stable sorts; the start of
+    # an operation, to_datetime, is at µs).
+    operations = sorted(operations, key=lambda item: item[2] // 1000)
     calls = sorted(calls, key=lambda item: item[2])
     model = _str(a, sc.GEN_AI_REQUEST_MODEL)
     total_cost = _float(a, sc.AGENT_SESSION_TOTAL_COST) or 0.0
@@ -162,22 +199,20 @@ def _row(session: SpanFields, operations: list[_Operation], calls: list[_Call]) 
     models = {name for _, _, _, name, _ in calls if name}
     if model:
         models.add(model)
-    return (
+    return encode_row(
         span_id,
-        str(a.get(sc.SESSION_ID, span_id)),
-        _str(a, sc.USER_ID),
-        str(a.get(sc.AGENT_SESSION_STATUS, "")),
         start // 1000,
-        None if end is None else end // 1000,
-        model,
-        project or None,
-        _int(a, sc.AGENT_SESSION_TOTAL_TOKENS) or 0,
-        None if math.isnan(total_cost) else total_cost,
-        _int(a, sc.AGENT_SESSION_OPERATION_COUNT) or 0,
-        encode_details(
-            by_type,
-            by_status,
-            {name: math.fsum(values) for name, values in costs.items()},
-            models,
-        ),
+        session_id=str(a.get(sc.SESSION_ID, span_id)),
+        user_id=_str(a, sc.USER_ID),
+        status=str(a.get(sc.AGENT_SESSION_STATUS, "")),
+        ended_us=None if end is None else end // 1000,
+        model=model,
+        project=project or None,
+        total_tokens=_int(a, sc.AGENT_SESSION_TOTAL_TOKENS) or 0,
+        total_cost=total_cost,
+        operation_count=_int(a, sc.AGENT_SESSION_OPERATION_COUNT) or 0,
+        operations_by_type=by_type,
+        operations_by_status=by_status,
+        cost_by_model={name: math.fsum(values) for name, values in costs.items()},
+        models=models,
     )

@@ -134,8 +134,9 @@ def _scan(target: FileRange) -> ScanResult:
         stop = data.find(b"\n", at)
         if stop < 0:
             stop = size
-        raw = data[at:stop]
-        if raw and not raw.isspace():
+        # With its newline, as the reader reads it (a JSON error can say where it met it).
+        raw = data[at : stop + 1]
+        if not raw.isspace():
             traces: dict[str, SkimmedTrace]
             try:
                 traces = skim_line(raw)

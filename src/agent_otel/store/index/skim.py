@@ -1,20 +1,23 @@
 """Reading a store line for what the session index needs of its spans, and nothing more.
 
-An index entry is made of a few fields of a handful of spans per session; decoding every
-span of a line into a :class:`~agent_otel.spandata.SpanData` (events, links, status, kind,
-resource, all as objects) was a third of the time of a first build. :func:`skim_line` keeps
-of each span only its ids, start, end and attributes, and of its links the changes they undo.
+An index row is made of a few fields of a handful of spans per session, while decoding a
+span into a :class:`~agent_otel.spandata.SpanData` builds a dozen objects (events, links,
+their attributes, the span itself) that the index never looks at, for each of the millions
+of spans of a large store. :func:`skim_line` keeps of each span only its ids, start, end and
+attributes, and of its links the changes they undo.
 
 It accepts and rejects exactly the lines the reader does, raising the same error: it makes
 the same checks as :func:`~agent_otel.store.otlp_json.decode_traces`, in the same order,
 with the same helpers (timestamps, ids, attributes, kinds and status codes are read by the
-decoder's own functions), and only leaves out building the objects. A test changes every
-field of real lines into every kind of wrong value and checks that both agree.
+decoder's own functions), and only leaves out building the objects. A test replaces every
+value of a line written by the library with every kind of wrong value, or removes it, and
+checks that both agree.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Container
 from dataclasses import dataclass, field
 
 from agent_otel import semconv as sc
@@ -38,10 +41,14 @@ class SkimmedTrace:
     """Ids of the changes that its spans undo (from their links)."""
 
 
-def skim_line(raw: bytes) -> dict[str, SkimmedTrace]:
+def skim_line(raw: bytes, only: Container[str] | None = None) -> dict[str, SkimmedTrace]:
     """The spans of one line by trace id, in the order the traces first appear; none for a
     line of another signal. Raises what :func:`~agent_otel.store.index.scan.decode_line`
-    raises for a line that is not OTLP JSON."""
+    raises for a line that is not OTLP JSON.
+
+    With ``only``, the spans of other traces are passed over, unchecked: that is for reading
+    again a line that was checked when it was indexed.
+    """
     message = json.loads(raw)
     if not isinstance(message, dict):
         raise TypeError(f"expected a JSON object, got {type(message).__name__}")
@@ -62,6 +69,9 @@ def skim_line(raw: bytes) -> dict[str, SkimmedTrace]:
             for span in scope_spans.get("spans") or ():
                 trace_id = span.get("traceId") or ""
                 trace_id = trace_id.lower() if len(trace_id) == 32 else _odd_id(trace_id, 16)
+                if only is not None and trace_id not in only:
+                    position += 1
+                    continue
                 span_id = span.get("spanId") or ""
                 span_id = span_id.lower() if len(span_id) == 16 else _odd_id(span_id, 8)
                 parent: str | None = span.get("parentSpanId")
