@@ -5,6 +5,12 @@ batches and a small rotation size, so sessions are cut across lines and files), 
 appended to, rotated, rewritten and pruned the ways real stores are. After every step the
 index (:func:`agent_otel.store.index.open_index`) must give the same entries, in the same
 order, the same full records and the same warnings as reading every span with the reader.
+
+The index makes its rows from lines skimmed for a few fields of each span, not from records:
+Hypothesis generates spans of every shape (nesting, missing parents and session spans, other
+libraries' usage names, invalid values) whose rows must be those of the records, and every
+value of a line is replaced by wrong ones to check that the skim rejects what the reader
+rejects.
 """
 
 from __future__ import annotations
@@ -485,19 +491,19 @@ def traces(draw: st.DrawFn) -> list[ReadableSpan]:
             events = []
             if draw(st.booleans()):
                 change = {sc.AGENT_CHANGE_ID: f"c-{draw(st.integers(0, 3))}"}
-                events.append(Event(sc.EVENT_AGENT_CHANGE, change, start + 1))  # type: ignore[arg-type]
+                events.append(Event(sc.EVENT_AGENT_CHANGE, change, start + 1))
             links = []
             if draw(st.booleans()):
                 undone = draw(st.sampled_from(["c-0", "c-1", 5, None]))
                 link_attributes = {} if undone is None else {sc.AGENT_UNDO_CHANGE_ID: undone}
-                links.append(Link(_context(trace_id, ids[0]), link_attributes))  # type: ignore[arg-type]
+                links.append(Link(_context(trace_id, ids[0]), link_attributes))
             spans.append(
                 ReadableSpan(
                     name=role,
                     context=_context(trace_id, span_id),
                     parent=None if parent is None else _context(trace_id, parent),
                     resource=draw(st.sampled_from(RESOURCES)),
-                    attributes=attributes,  # type: ignore[arg-type]
+                    attributes=attributes,
                     events=events,
                     links=links,
                     kind=draw(st.sampled_from(SpanKind)),
@@ -566,7 +572,7 @@ def _span(
 def test_the_rows_of_traces_that_lack_their_session_spans() -> None:
     """Operations of a session whose span is missing (still running, or its process killed)
     stand for it, with the LLM calls under them; and the cases around that rule."""
-    usage = {
+    spent = {
         "GEN_AI_USAGE_INPUT_TOKENS": 10,
         "GEN_AI_USAGE_OUTPUT_TOKENS": 5,
         "AGENT_USAGE_COST": 0.25,
@@ -575,10 +581,10 @@ def test_the_rows_of_traces_that_lack_their_session_spans() -> None:
         # Trace 1: two operations of a missing session 9 (the later one first), an LLM call
         # in one, another call right under the missing session, an operation of another
         # missing session (8), and one whose session id is not text.
-        _span(1, 2, 9, 30, AGENT_OPERATION_TYPE="write", SESSION_ID="s-9", USER_ID="ann", **usage),
-        _span(1, 3, 9, 20, AGENT_OPERATION_TYPE="read", SESSION_ID="s-9", **usage),
-        _span(1, 4, 2, 31, GEN_AI_OPERATION_NAME="chat", GEN_AI_RESPONSE_MODEL="m", **usage),
-        _span(1, 5, 9, 40, GEN_AI_OPERATION_NAME="chat", **usage),
+        _span(1, 2, 9, 30, AGENT_OPERATION_TYPE="write", SESSION_ID="s-9", USER_ID="ann", **spent),
+        _span(1, 3, 9, 20, AGENT_OPERATION_TYPE="read", SESSION_ID="s-9", **spent),
+        _span(1, 4, 2, 31, GEN_AI_OPERATION_NAME="chat", GEN_AI_RESPONSE_MODEL="m", **spent),
+        _span(1, 5, 9, 40, GEN_AI_OPERATION_NAME="chat", **spent),
         _span(1, 6, 8, 10, AGENT_OPERATION_TYPE="query", SESSION_ID="s-8"),
         _span(1, 7, 8, 11, AGENT_OPERATION_TYPE="query", SESSION_ID=8),
         # Trace 2: an operation that is its own parent; one whose session span comes later,
@@ -601,7 +607,7 @@ def test_a_store_of_any_spans_is_indexed_as_it_is_read(
     lines: list[bytes], files: int, chunk: int, corrupt: bool
 ) -> None:
     """The same spans in a store of several files, indexed in ranges of ``chunk`` bytes (so
-    that traces are cut across ranges and files), with a truncated line among them."""
+    that traces are cut across ranges and files), and with a truncated line among them."""
     if corrupt:
         lines.insert(len(lines) // 2, lines[0][: len(lines[0]) // 2] + b"\n")
     with tempfile.TemporaryDirectory() as directory:
@@ -634,9 +640,13 @@ WRONG_VALUES: list[object] = [
 
 def _paths(node: object, path: tuple[object, ...] = ()) -> Iterator[tuple[object, ...]]:
     """The path of every value inside a parsed JSON document."""
-    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(
-        node, list) else ()  # fmt: skip
-    for key, child in items:
+    if isinstance(node, dict):
+        children: list[tuple[object, object]] = list(node.items())
+    elif isinstance(node, list):
+        children = list(enumerate(node))
+    else:
+        return
+    for key, child in children:
         yield (*path, key)
         yield from _paths(child, (*path, key))
 

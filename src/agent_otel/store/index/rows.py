@@ -4,14 +4,18 @@ What a row holds is defined on full records: :func:`~agent_otel.store.index.entr
 of the sessions that :func:`~agent_otel.records.sessions_from_spans` finds, with their
 :func:`~agent_otel.summaries.facts_from_session`. Building those records (every operation
 with its changes, every LLM call with its usage) for each of the millions of spans of a large
-store was most of the time of a first build, and the rows need only a few of their fields.
+store was most of the work of a first build besides parsing JSON, and the rows need only a
+few of their fields.
 So :class:`TraceRows` computes those fields from the spans directly, following the record
 functions step by step (each step names the one it follows) and making every judgement with
 the helpers they use: :func:`~agent_otel.usage.is_llm_call`, :func:`~agent_otel.usage.llm_model`,
-:func:`~agent_otel.usage.read_usage`, :func:`~agent_otel.sessions.default_project` and the
-records' own attribute readers. ``tests/store/test_index.py`` checks that the rows are those
-of the records, on stores written by the library and on generated traces that exercise each
-rule (nesting, other libraries' usage names, invalid values, spans without their parents).
+:func:`~agent_otel.usage.read_usage`, :func:`~agent_otel.sessions.default_project`, the
+records' own attribute readers, and the records' own function for sessions whose span is
+missing. A change to those record functions must be followed here:
+``tests/store/test_index.py`` checks that the rows are those of the records, on stores
+written by the library and on generated traces that exercise each rule (nesting, missing
+parents and session spans, other libraries' usage names, invalid values) with attributes
+drawn from every name the library knows, and fails until it is.
 """
 
 from __future__ import annotations
@@ -35,6 +39,9 @@ __all__ = ["TraceRows"]
 # What a span is to records.sessions_from_spans (is_session_span, is_operation_span,
 # is_llm_call, tested in that order).
 _SESSION, _OPERATION, _CALL, _OTHER = range(4)
+_SESSION_STATUS = sc.AGENT_SESSION_STATUS
+_OPERATION_TYPE = sc.AGENT_OPERATION_TYPE
+_OPERATION_STATUS = sc.AGENT_OPERATION_STATUS
 
 _Operation = tuple[str, str | None, int, str, str]
 """(span id, parent id, start in ns, type, status)."""
@@ -64,27 +71,28 @@ class TraceRows:
         """Add spans of the trace that follow those added so far."""
         parents = self._parents
         unparented = self._unparented
+        operations = self._operations
         for span in spans:
             span_id, parent, start, _, attributes = span
             # sessions_from_spans: what each span is.
-            if sc.AGENT_SESSION_STATUS in attributes:
+            if _SESSION_STATUS in attributes:
                 role = _SESSION
                 self._sessions.append(span)
-            elif sc.AGENT_OPERATION_TYPE in attributes:
+            elif _OPERATION_TYPE in attributes:
                 role = _OPERATION
                 # _operation: its type and status.
                 operation = (
                     span_id,
                     parent,
                     start,
-                    str(attributes.get(sc.AGENT_OPERATION_TYPE, "")),
-                    str(attributes.get(sc.AGENT_OPERATION_STATUS, "")),
+                    str(attributes.get(_OPERATION_TYPE, "")),
+                    str(attributes.get(_OPERATION_STATUS, "")),
                 )
                 if parent and parent not in parents:
                     unparented.setdefault(parent, []).append(
-                        (len(self._operations), operation, attributes)
+                        (len(operations), operation, attributes)
                     )
-                self._operations.append(operation)
+                operations.append(operation)
             elif is_llm_call(attributes):
                 role = _CALL
                 # _llm_call: its model and its usage's cost; its start, to_datetime, is at µs.

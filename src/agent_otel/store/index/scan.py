@@ -126,7 +126,7 @@ def _scan(target: FileRange) -> ScanResult:
         data = read_exactly(handle, target.start, target.end - target.start)
     result = ScanResult(target, complete=data.endswith(b"\n"))
     parts: dict[str, TracePart] = {}
-    rows_of: dict[str, TraceRows] = {}
+    rows_of: dict[str, TraceRows] = {}  # by trace, until the parts' rows are made from them
     at = 0
     lineno = 0
     size = len(data)
@@ -134,6 +134,8 @@ def _scan(target: FileRange) -> ScanResult:
         stop = data.find(b"\n", at)
         if stop < 0:
             stop = size
+        else:
+            result.newlines += 1
         # With its newline, as the reader reads it (a JSON error can say where it met it).
         raw = data[at : stop + 1]
         if not raw.isspace():
@@ -148,15 +150,14 @@ def _scan(target: FileRange) -> ScanResult:
                 part = parts.get(trace_id)
                 if part is None:
                     part = parts[trace_id] = TracePart(trace_id)
-                    rows = rows_of[trace_id] = TraceRows()
+                    trace_rows = rows_of[trace_id] = TraceRows()
                 else:
-                    rows = rows_of[trace_id]
-                rows.add(found.spans)
+                    trace_rows = rows_of[trace_id]
+                trace_rows.add(found.spans)
                 part.lines.append((offset, stop - at, found.position))
                 part.undone.update(found.undone)
         at = stop + 1
         lineno += 1
-    result.newlines = lineno if result.complete else lineno - 1
     for trace_id, part in parts.items():
         part.rows = rows_of[trace_id].rows()
     result.parts = list(parts.values())

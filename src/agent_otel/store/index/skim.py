@@ -67,27 +67,28 @@ def skim_line(raw: bytes, only: Container[str] | None = None) -> dict[str, Skimm
             if scope_msg:
                 scope_msg.get("name")
             for span in scope_spans.get("spans") or ():
-                trace_id = span.get("traceId") or ""
+                get = span.get
+                trace_id = get("traceId") or ""
                 trace_id = trace_id.lower() if len(trace_id) == 32 else _odd_id(trace_id, 16)
                 if only is not None and trace_id not in only:
                     position += 1
                     continue
-                span_id = span.get("spanId") or ""
+                span_id = get("spanId") or ""
                 span_id = span_id.lower() if len(span_id) == 16 else _odd_id(span_id, 8)
-                parent: str | None = span.get("parentSpanId")
+                parent: str | None = get("parentSpanId")
                 if parent:
                     parent = parent.lower() if len(parent) == 16 else _odd_id(parent, 8)
                 else:
                     parent = None
-                end = span.get("endTimeUnixNano")
+                end = get("endTimeUnixNano")
                 undone = None
-                raw_events = span.get("events")
+                raw_events = get("events")
                 if raw_events:
                     for e in raw_events:
                         e.get("name", "")
                         _nanos(e.get("timeUnixNano", 0))
                         _decode_attributes(e.get("attributes"))
-                raw_links = span.get("links")
+                raw_links = get("links")
                 if raw_links:
                     for link in raw_links:
                         link_trace = link.get("traceId") or ""
@@ -106,14 +107,14 @@ def skim_line(raw: bytes, only: Container[str] | None = None) -> dict[str, Skimm
                         if isinstance(change_id, str):
                             undone = undone or []
                             undone.append(change_id)
-                status = span.get("status")
+                status = get("status")
                 if status:
                     _STATUS.get(status.get("code", 0), "UNSET")
                     status.get("message", "")
-                start = _nanos(span.get("startTimeUnixNano", 0))
+                start = _nanos(get("startTimeUnixNano", 0))
                 end = _nanos(end) if end is not None else None
-                _KINDS.get(span.get("kind", 0), "INTERNAL")
-                attributes = _decode_attributes(span.get("attributes"))
+                _KINDS.get(get("kind", 0), "INTERNAL")
+                attributes = _decode_attributes(get("attributes"))
 
                 group = traces.get(trace_id)
                 if group is None:
