@@ -44,7 +44,14 @@ from agent_otel.errors import AgentOtelWarning
 from agent_otel.records import AgentSession, sessions_from_spans
 from agent_otel.spandata import SpanData
 from agent_otel.store import read_spans, reader, store_files
-from agent_otel.store.index import SessionEntry, database, entry_from_session, indexer, open_index
+from agent_otel.store.index import (
+    SessionEntry,
+    database,
+    entry_from_session,
+    indexer,
+    open_index,
+    skim,
+)
 from agent_otel.store.index.entry import EntryRow, entry_row
 from agent_otel.store.index.rows import TraceRows
 from agent_otel.store.index.scan import decode_line
@@ -651,7 +658,7 @@ def _paths(node: object, path: tuple[object, ...] = ()) -> Iterator[tuple[object
         yield from _paths(child, (*path, key))
 
 
-def _changed(document: Any, path: tuple[Any, ...], value: object) -> bytes:
+def _changed(document: Any, path: tuple[Any, ...], value: object) -> Any:
     copy = json.loads(json.dumps(document))
     parent = copy
     for key in path[:-1]:
@@ -660,7 +667,7 @@ def _changed(document: Any, path: tuple[Any, ...], value: object) -> bytes:
         del parent[path[-1]]
     else:
         parent[path[-1]] = value
-    return json.dumps(copy).encode()
+    return copy
 
 
 _DELETE = object()
@@ -691,10 +698,9 @@ def _as_skimmed(line: bytes) -> str:
     return repr({t: (f.position, f.spans, f.undone) for t, f in skim_line(line).items()})
 
 
-def test_skimming_accepts_and_rejects_the_lines_the_reader_does() -> None:
-    """Every value of a line with every kind of span field (events, links, status, kinds,
-    resources, scopes), replaced by every kind of wrong value or removed: the skim reads
-    what the reader reads, and rejects what it rejects with the same error."""
+def _varied_line() -> bytes:
+    """A line written by the library with every kind of span field: events, links, status,
+    kinds, two resources and scopes, schema URLs."""
     trace_id, other = 0x5B8EFFF798038103D269B633813FC60C, 0x0AF7651916CD43DD8448EB211C80319C
     session = ReadableSpan(
         name="agent.session",
@@ -722,24 +728,45 @@ def test_skimming_accepts_and_rejects_the_lines_the_reader_does() -> None:
         name="chat",
         context=_context(other, 4),
         parent=_context(other, 3),
-        resource=RESOURCES[1],
+        resource=Resource({"service.name": "other"}, schema_url="https://example.com/r"),
         attributes={sc.GEN_AI_USAGE_INPUT_TOKENS: 3, "ratio": 0.25, "flags": (True, False)},
         kind=SpanKind.CLIENT,
         start_time=BASE_NS + 4,
-        instrumentation_scope=InstrumentationScope("client"),
+        instrumentation_scope=InstrumentationScope("client", schema_url="https://example.com/s"),
     )
-    document = json.loads(dumps_line(encode_spans([session, operation, call])))
-    lines = [json.dumps(document).encode()] + [
-        _changed(document, path, value)
-        for path in _paths(document)
-        for value in [_DELETE, *WRONG_VALUES]
-    ]
+    return dumps_line(encode_spans([session, operation, call]))
+
+
+def test_skimming_accepts_and_rejects_the_lines_the_reader_does() -> None:
+    """Every value of a line, replaced by every kind of wrong value or removed: the skim
+    reads what the reader reads, and rejects what it rejects with the same error, whether
+    the line is laid out as the library writes it (read span by span) or otherwise."""
+    line = _varied_line()
+    assert _as_skimmed(line) == _as_decoded(line)
+    assert skim._skim_written(line, None)  # as written: read span by span
+    document = json.loads(line)
     outcomes: Counter[str] = Counter()
-    for line in lines:
-        expected = _outcome(_as_decoded, line)
-        assert _outcome(_as_skimmed, line) == expected, line
-        outcomes[str(expected[0])] += 1
-    assert outcomes["read"] > 500 and outcomes["rejected"] > 500  # both kinds well covered
+    for path in _paths(document):
+        for value in [_DELETE, *WRONG_VALUES]:
+            changed = _changed(document, path, value)
+            for text in (json.dumps(changed, separators=(",", ":")), json.dumps(changed)):
+                expected = _outcome(_as_decoded, text.encode())
+                assert _outcome(_as_skimmed, text.encode()) == expected, text
+                outcomes[str(expected[0])] += 1
+    assert outcomes["read"] > 1000 and outcomes["rejected"] > 1000  # both kinds well covered
+
+
+def test_skimming_a_line_reads_its_text_as_the_reader_does() -> None:
+    """Every character of a line written by the library removed, or another put before it
+    (whitespace, JSON punctuation, a letter): read span by span or whole, the skim gives
+    what the reader gives, or the same error."""
+    text = _varied_line().decode()
+    edits = [text[:i] + text[i + 1 :] for i in range(len(text))] + [
+        text[:i] + extra + text[i:] for i in range(len(text) + 1) for extra in ' \n,:]}{"x'
+    ]
+    for edited in edits:
+        line = edited.encode()
+        assert _outcome(_as_skimmed, line) == _outcome(_as_decoded, line), edited
 
 
 # -- lookups by trace -----------------------------------------------------------------------
