@@ -8,6 +8,7 @@ to ask "what did this session cost".
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -142,10 +143,12 @@ def _int(attrs: Attributes, key: str) -> int | None:
 
 
 def _float(attrs: Attributes, key: str) -> float | None:
+    """A finite number, or None: NaN and infinities are no amount, and have no JSON form."""
     value = attrs.get(key)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    return float(value)
+    number = float(value)
+    return number if math.isfinite(number) else None
 
 
 def _error_text(span: SpanData) -> str | None:
@@ -259,7 +262,11 @@ def _unended_sessions(spans: list[SpanData]) -> list[SpanData]:
     operations that carry a ``session.id`` (agent-otel stamps it on every span of a session)
     and have no session above them. Starts with its first operation; status unknown."""
     by_id = {s.span_id for s in spans}
-    present = {s.attributes.get(sc.SESSION_ID) for s in spans if is_session_span(s)}
+    present = {
+        session_id
+        for s in spans
+        if is_session_span(s) and isinstance(session_id := s.attributes.get(sc.SESSION_ID), str)
+    }
     orphans: dict[str, list[SpanData]] = defaultdict(list)
     for span in spans:
         parent = span.parent_span_id

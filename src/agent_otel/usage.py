@@ -179,9 +179,13 @@ def is_llm_call(attrs: Attributes) -> bool:
     tokens to count."""
     if is_llm_span(attrs):
         return True
-    return attrs.get(sc.GEN_AI_OPERATION_NAME) in LLM_OPERATION_NAMES and _NOT_CALLS.isdisjoint(
-        attrs
-    )
+    return is_llm_operation(attrs.get(sc.GEN_AI_OPERATION_NAME)) and _NOT_CALLS.isdisjoint(attrs)
+
+
+def is_llm_operation(name: object) -> bool:
+    """Whether a ``gen_ai.operation.name`` value names a model call (any value may come from
+    another tool: a list or a map is none)."""
+    return isinstance(name, str) and name in LLM_OPERATION_NAMES
 
 
 def _valid_count(value: object) -> bool:

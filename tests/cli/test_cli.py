@@ -217,6 +217,12 @@ def test_show_accepts_the_full_id_even_when_it_prefixes_nothing_else(store: Path
     assert cli("show", "twin-a1", "--json", home=store).json()["id"] == "twin-a1"
 
 
+def test_show_finds_a_session_by_its_trace_id(store: Path, alpha: dict[str, Any]) -> None:
+    """The id Jaeger and Tempo show, in either case, names the session of that trace."""
+    for trace_id in (alpha["trace_id"], alpha["trace_id"].upper()):
+        assert cli("show", trace_id, "--json", home=store).json()["id"] == ALPHA
+
+
 # -- output for pipes and terminals ---------------------------------------------------------
 
 

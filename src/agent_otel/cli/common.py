@@ -61,7 +61,8 @@ class Context:
 
 
 def find_sessions(sessions: list[AgentSession], query: str) -> list[AgentSession]:
-    """The sessions whose id is ``query``, or else starts with it (a unique prefix).
+    """The sessions whose id is ``query``, or else whose trace id is ``query`` (as Jaeger
+    or Tempo shows it), or else whose id starts with it (a unique prefix).
 
     Usually one record; several when one session id was used by several runs (each is its
     own trace). An unknown or ambiguous ``query`` raises :class:`CliError`.
@@ -69,6 +70,10 @@ def find_sessions(sessions: list[AgentSession], query: str) -> list[AgentSession
     exact = [s for s in sessions if s.id == query]
     if exact:
         return exact
+    trace_id = query.lower()
+    by_trace = [s for s in sessions if s.trace_id == trace_id]
+    if by_trace:
+        return by_trace
     matches = [s for s in sessions if s.id.startswith(query)]
     check_unique(query, [s.id for s in sorted(matches, key=lambda s: s.started_at)], "session")
     return matches

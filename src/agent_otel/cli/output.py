@@ -2,13 +2,14 @@
 
 People get colour on a terminal and plain text anywhere else (a pipe, a file, CI logs), at a
 width that does not depend on whatever rich guesses for a non-terminal. Programs get one JSON
-document on stdout: the records as dicts, datetimes in ISO 8601 UTC.
+document on stdout: the records as dicts, datetimes in ISO 8601 UTC, strict JSON.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import sys
 from collections.abc import Mapping
@@ -59,10 +60,14 @@ def to_jsonable(value: Any) -> Any:
         return {str(k): to_jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
         return [to_jsonable(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # JSON has no NaN or Infinity (jq and browsers reject them)
+    if isinstance(value, bytes):
+        return value.hex()  # an attribute another tool wrote as bytes
     return value
 
 
 def write_json(value: Any, stream: TextIO | None = None) -> None:
     """Write ``value`` as one indented JSON document and a newline."""
     stream = stream if stream is not None else sys.stdout
-    stream.write(json.dumps(to_jsonable(value), indent=2) + "\n")
+    stream.write(json.dumps(to_jsonable(value), indent=2, allow_nan=False) + "\n")

@@ -40,7 +40,11 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
         description="Show one session: its details, then its operations in start order with "
         "their LLM calls and file changes (diffs when content capture was on).",
     )
-    parser.add_argument("session_id", metavar="SESSION_ID", help="a session id or a unique prefix")
+    parser.add_argument(
+        "session_id",
+        metavar="SESSION_ID",
+        help="a session id, a unique prefix of one, or a trace id",
+    )
     parser.add_argument("--json", action="store_true", help="print the session as JSON")
     parser.set_defaults(run=run)
 

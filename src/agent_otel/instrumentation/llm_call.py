@@ -31,7 +31,7 @@ from agent_otel.instrumentation.messages import (
     encode_messages,
 )
 from agent_otel.instrumentation.metrics import GenAIMetrics
-from agent_otel.usage import LLM_OPERATION_NAMES
+from agent_otel.usage import is_llm_operation
 from agent_otel.version import __version__
 
 
@@ -128,7 +128,7 @@ def is_llm_client_span(span: Span) -> bool:
         return False
     attrs = getattr(span, "attributes", None) or {}
     return getattr(span, "kind", None) is SpanKind.CLIENT and (
-        attrs.get(sc.GEN_AI_OPERATION_NAME) in LLM_OPERATION_NAMES
+        is_llm_operation(attrs.get(sc.GEN_AI_OPERATION_NAME))
     )
 
 
