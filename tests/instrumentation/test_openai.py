@@ -295,6 +295,20 @@ def test_unknown_host_gets_no_injection(llm: LLMHarness, api: FakeOpenAI) -> Non
     assert llm.llm_span().attributes[sc.SERVER_PORT] == 8000
 
 
+def test_server_follows_a_changed_base_url(llm: LLMHarness, api: FakeOpenAI) -> None:
+    """The server of a base URL is remembered per URL object: a client given another base
+    URL (or a new client on the same one) reports the server it now calls."""
+    client = api.sync_client()
+    client.chat.completions.create(model=MODEL, messages=MESSAGES)
+    client.base_url = "http://127.0.0.1:8123/v1"  # type: ignore[assignment]
+    client.chat.completions.create(model=MODEL, messages=MESSAGES)
+    api.sync_client().chat.completions.create(model=MODEL, messages=MESSAGES)
+    servers = [
+        (s.attributes[sc.SERVER_ADDRESS], s.attributes[sc.SERVER_PORT]) for s in llm.llm_spans()
+    ]
+    assert servers == [("api.openai.com", 443), ("127.0.0.1", 8123), ("api.openai.com", 443)]
+
+
 def test_streamed_tool_calls_with_content(
     llm: LLMHarness, api: FakeOpenAI, capture_messages: None
 ) -> None:
@@ -570,18 +584,64 @@ def test_timeout_reaches_the_app(
     assert llm.llm_span().attributes[sc.ERROR_TYPE] == "APITimeoutError"
 
 
-def test_azure_client(llm: LLMHarness, api: FakeOpenAI) -> None:
-    client = openai.AzureOpenAI(
+def _azure_client(api: FakeOpenAI) -> openai.AzureOpenAI:
+    return openai.AzureOpenAI(
         api_key="k",
         api_version="2024-10-21",
         azure_endpoint="https://myres.openai.azure.com",
         max_retries=0,
         http_client=httpx.Client(transport=httpx.MockTransport(api.handler)),
     )
+
+
+def test_azure_client(llm: LLMHarness, api: FakeOpenAI) -> None:
+    client = _azure_client(api)
     client.chat.completions.create(model="gpt-4o-deploy", messages=MESSAGES)
     a = llm.llm_span().attributes
     assert a[sc.GEN_AI_PROVIDER_NAME] == "azure.ai.openai"
     assert a[sc.SERVER_ADDRESS] == "myres.openai.azure.com"
+
+
+# Azure OpenAI opens a stream with the prompt filter's results: no id, no model, no choices.
+AZURE_PROMPT_FILTER_CHUNK = {
+    "choices": [],
+    "created": 0,
+    "id": "",
+    "model": "",
+    "object": "",
+    "prompt_filter_results": [
+        {
+            "prompt_index": 0,
+            "content_filter_results": {
+                "hate": {"filtered": False, "severity": "safe"},
+                "self_harm": {"filtered": False, "severity": "safe"},
+                "sexual": {"filtered": False, "severity": "safe"},
+                "violence": {"filtered": False, "severity": "safe"},
+            },
+        }
+    ],
+}
+
+
+def test_azure_stream_takes_id_and_model_from_the_first_chunk_that_has_them(
+    llm: LLMHarness, api: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        chunks = [AZURE_PROMPT_FILTER_CHUNK, *chat_chunks(include_usage=False)]
+        return httpx.Response(
+            200, content=sse(chunks), headers={"content-type": "text/event-stream"}
+        )
+
+    monkeypatch.setattr(api, "handler", handler)
+    client = _azure_client(api)
+    chunks = list(
+        client.chat.completions.create(model="gpt-4o-deploy", messages=MESSAGES, stream=True)
+    )
+    assert len(chunks) == 6  # the app sees every chunk, the filter's too
+    a = llm.llm_span().attributes
+    assert a[sc.GEN_AI_RESPONSE_ID] == "chatcmpl-stream1"
+    assert a[sc.GEN_AI_RESPONSE_MODEL] == RESPONSE_MODEL
+    assert a[sc.GEN_AI_RESPONSE_FINISH_REASONS] == ("stop",)
 
 
 def test_unknown_model_cost_is_marked_unknown(

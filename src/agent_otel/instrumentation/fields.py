@@ -54,7 +54,8 @@ def _mapping_get(obj: Any, key: str) -> Any:
 
 
 def _attribute(obj: Any, key: str) -> Any:
-    return getattr(obj, key, None)
+    # (a typed object may still hold a plain dict: a field the SDK's models do not know)
+    return obj.get(key) if type(obj) is dict else getattr(obj, key, None)
 
 
 _mapping_types: dict[type, bool] = {}

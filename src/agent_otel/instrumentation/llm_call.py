@@ -124,12 +124,10 @@ class Response:
 def is_llm_client_span(span: Span) -> bool:
     """A recording span made by another instrumentation for the same LLM call: the official
     ``opentelemetry-instrumentation-genai-*`` ones wrap the client one level above us."""
-    if not span.is_recording():
-        return False
+    if getattr(span, "kind", None) is not SpanKind.CLIENT or not span.is_recording():
+        return False  # (most often an operation span: INTERNAL)
     attrs = getattr(span, "attributes", None) or {}
-    return getattr(span, "kind", None) is SpanKind.CLIENT and (
-        is_llm_operation(attrs.get(sc.GEN_AI_OPERATION_NAME))
-    )
+    return is_llm_operation(attrs.get(sc.GEN_AI_OPERATION_NAME))
 
 
 class LLMCall:
@@ -176,16 +174,16 @@ class LLMCall:
         start_attrs: dict[str, Any] = {**self._metric_attrs, **attributes}
         if stream:
             start_attrs[sc.GEN_AI_REQUEST_STREAM] = True
-        inputs = encode_messages(input_messages, content)
-        if inputs is not None:
-            start_attrs[sc.GEN_AI_INPUT_MESSAGES] = inputs
-        instructions = (
-            encode_messages([{"role": "system", "parts": list(system_instructions)}], content)
-            if system_instructions
-            else None
-        )
-        if instructions is not None:
-            start_attrs[sc.GEN_AI_SYSTEM_INSTRUCTIONS] = instructions
+        if input_messages:  # (given only when content is captured)
+            inputs = encode_messages(input_messages, content)
+            if inputs is not None:
+                start_attrs[sc.GEN_AI_INPUT_MESSAGES] = inputs
+        if system_instructions:
+            instructions = encode_messages(
+                [{"role": "system", "parts": list(system_instructions)}], content
+            )
+            if instructions is not None:
+                start_attrs[sc.GEN_AI_SYSTEM_INSTRUCTIONS] = instructions
 
         current = trace.get_current_span()
         if is_llm_client_span(current):
@@ -278,9 +276,10 @@ class LLMCall:
                 attrs[sc.AGENT_USAGE_COST_UNKNOWN] = True
             else:
                 attrs[sc.AGENT_USAGE_COST] = cost
-        outputs = encode_messages(response.output_messages, self._content)
-        if outputs is not None:
-            attrs[sc.GEN_AI_OUTPUT_MESSAGES] = outputs
+        if response.output_messages:  # (read only when content is captured)
+            outputs = encode_messages(response.output_messages, self._content)
+            if outputs is not None:
+                attrs[sc.GEN_AI_OUTPUT_MESSAGES] = outputs
         if error is not None:
             error_type = type(error).__qualname__
             attrs[sc.ERROR_TYPE] = error_type

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from agent_otel.errors import internal_error
 from agent_otel.instrumentation.fields import get
 from agent_otel.instrumentation.llm_call import LLMCall, Recorder, Response
+from agent_otel.instrumentation.messages import Message
 from agent_otel.instrumentation.streams import wrap_stream
 
 RAW_RESPONSE_HEADER = "X-Stainless-Raw-Response"
@@ -40,6 +41,8 @@ class Plan:
     body: dict[str, Any]
     stream: bool
     raw: str | None  # the raw-response header: "true" (with_raw_response), "stream", None
+    server_address: str | None
+    server_port: int | None
     usage_injected: bool = False
 
 
@@ -62,7 +65,42 @@ class ClientAdapter(ABC):
         request through untouched."""
 
     @abstractmethod
-    def start(self, recorder: Recorder, client: Any, plan: Plan) -> LLMCall | None: ...
+    def operation(self, plan: Plan) -> str:
+        """The call's ``gen_ai.operation.name``."""
+
+    @abstractmethod
+    def provider(self, client: Any, plan: Plan) -> str:
+        """The call's ``gen_ai.provider.name``."""
+
+    @abstractmethod
+    def request_attributes(self, plan: Plan) -> dict[str, Any]:
+        """The ``gen_ai.request.*`` attributes of the request body."""
+
+    @abstractmethod
+    def input_messages(self, plan: Plan) -> list[Message]:
+        """The conversation sent (asked for only when content is captured)."""
+
+    @abstractmethod
+    def system_instructions(self, plan: Plan) -> list[dict[str, Any]]:
+        """The system instructions sent (asked for only when content is captured)."""
+
+    def start(self, recorder: Recorder, client: Any, plan: Plan) -> LLMCall | None:
+        """Start recording the planned call (None when instrumentation is suppressed)."""
+        content = recorder.content
+        capture = content.capture
+        model = plan.body.get("model")
+        return recorder.start(
+            operation=self.operation(plan),
+            provider=self.provider(client, plan),
+            request_model=model if isinstance(model, str) else None,
+            server_address=plan.server_address,
+            server_port=plan.server_port,
+            attributes=self.request_attributes(plan),
+            input_messages=self.input_messages(plan) if capture else (),
+            system_instructions=self.system_instructions(plan) if capture else (),
+            stream=plan.stream,
+            content=content,
+        )
 
     @abstractmethod
     def read_body(self, plan: Plan, body: Any, response: Response, *, capture: bool) -> None:
@@ -79,22 +117,39 @@ def request_options(args: Args, kwargs: Kwargs) -> tuple[Any, bool]:
     return (args[1] if len(args) > 1 else None), False
 
 
-def base_plan(endpoint: str, options: Any, kwargs: Kwargs, body: dict[str, Any]) -> Plan:
+def base_plan(
+    endpoint: str, client: Any, options: Any, kwargs: Kwargs, body: dict[str, Any]
+) -> Plan:
     """The parts of a plan every SDK reads the same way."""
     stream = bool(kwargs.get("stream", False) or body.get("stream") is True)
     headers = get(options, "headers")
     raw = headers.get(RAW_RESPONSE_HEADER) if isinstance(headers, dict) else None
-    return Plan(endpoint, body, stream, raw if isinstance(raw, str) else None)
+    host, port = server_of(client)
+    return Plan(endpoint, body, stream, raw if isinstance(raw, str) else None, host, port)
+
+
+_servers: dict[int, tuple[Any, tuple[str | None, int | None]]] = {}
+"""The server of each base URL object seen, by id (holding the URL, so that its id is not
+reused): ``httpx.URL`` computes its host and port anew at each access, a few microseconds
+on every call, and a client keeps one URL object until its base URL is changed."""
+_MAX_SERVERS = 64  # base URLs remembered; beyond, the memory starts again
 
 
 def server_of(client: Any) -> tuple[str | None, int | None]:
     """``server.address`` and ``server.port`` of the client's base URL."""
     url = getattr(client, "base_url", None)
+    known = _servers.get(id(url))
+    if known is not None and known[0] is url:
+        return known[1]
     host = getattr(url, "host", None) or None
     port = getattr(url, "port", None)
     if port is None and host:
         port = 443 if getattr(url, "scheme", "https") == "https" else 80
-    return host, port
+    server = (host if isinstance(host, str) else None, port if isinstance(port, int) else None)
+    if len(_servers) >= _MAX_SERVERS:
+        _servers.clear()
+    _servers[id(url)] = (url, server)
+    return server
 
 
 def _handle_result(

@@ -29,7 +29,8 @@ from opentelemetry.util.types import Attributes
 
 from agent_otel.instrumentation.anthropic import extract
 from agent_otel.instrumentation.fields import get
-from agent_otel.instrumentation.llm_call import LLMCall, Recorder, Response
+from agent_otel.instrumentation.llm_call import Response
+from agent_otel.instrumentation.messages import Message
 from agent_otel.instrumentation.stainless import (
     RECORDING,
     Args,
@@ -39,7 +40,6 @@ from agent_otel.instrumentation.stainless import (
     StreamReader,
     base_plan,
     request_options,
-    server_of,
 )
 
 # -- the SDK's native spans ------------------------------------------------------------------
@@ -108,20 +108,6 @@ def restore_native_tracer(base_client: type, original: property) -> None:
 # -- requests --------------------------------------------------------------------------------
 
 
-def _provider(client: Any) -> str:
-    # The SDK's own name for where its client sends calls (anthropic 2.x): "anthropic",
-    # "aws.bedrock", "gcp.vertex_ai".
-    name = getattr(type(client), "_gen_ai_provider_name", None)
-    if isinstance(name, str) and name:
-        return name
-    cls = type(client).__name__
-    if "Bedrock" in cls:
-        return "aws.bedrock"
-    if "Vertex" in cls:
-        return "gcp.vertex_ai"
-    return "anthropic"
-
-
 class AnthropicAdapter(ClientAdapter):
     label = "Anthropic"
 
@@ -138,25 +124,32 @@ class AnthropicAdapter(ClientAdapter):
         extra = get(options, "extra_json")  # `extra_body=`: merged into the body by the SDK
         if isinstance(extra, dict) and extra:
             body = {**body, **extra}
-        return base_plan(extract.OPERATION, options, kwargs, body), args, kwargs
+        return base_plan(extract.OPERATION, client, options, kwargs, body), args, kwargs
 
-    def start(self, recorder: Recorder, client: Any, plan: Plan) -> LLMCall | None:
-        host, port = server_of(client)
-        content = recorder.content
-        capture = content.capture
-        model = plan.body.get("model")
-        return recorder.start(
-            operation=extract.OPERATION,
-            provider=_provider(client),
-            request_model=model if isinstance(model, str) else None,
-            server_address=host,
-            server_port=port,
-            attributes=extract.request_attributes(plan.body),
-            input_messages=extract.input_messages(plan.body) if capture else (),
-            system_instructions=extract.system_instructions(plan.body) if capture else (),
-            stream=plan.stream,
-            content=content,
-        )
+    def operation(self, plan: Plan) -> str:
+        return extract.OPERATION
+
+    def provider(self, client: Any, plan: Plan) -> str:
+        # The SDK's own name for where its client sends calls (anthropic 2.x): "anthropic",
+        # "aws.bedrock", "gcp.vertex_ai".
+        name = getattr(type(client), "_gen_ai_provider_name", None)
+        if isinstance(name, str) and name:
+            return name
+        cls = type(client).__name__
+        if "Bedrock" in cls:
+            return "aws.bedrock"
+        if "Vertex" in cls:
+            return "gcp.vertex_ai"
+        return "anthropic"
+
+    def request_attributes(self, plan: Plan) -> dict[str, Any]:
+        return extract.request_attributes(plan.body)
+
+    def input_messages(self, plan: Plan) -> list[Message]:
+        return extract.input_messages(plan.body)
+
+    def system_instructions(self, plan: Plan) -> list[dict[str, Any]]:
+        return list(extract.system_instructions(plan.body))
 
     def read_body(self, plan: Plan, body: Any, response: Response, *, capture: bool) -> None:
         extract.read_response(body, response, capture=capture)

@@ -7,7 +7,7 @@ typed objects and plain JSON alike (see :mod:`..fields`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,6 +55,8 @@ def endpoint_of(method: str, url: str) -> str | None:
 def request_attributes(endpoint: str, body: Mapping[str, Any]) -> dict[str, Any]:
     """The ``gen_ai.request.*`` attributes of a request body."""
     attrs: dict[str, Any] = {}
+    if _REQUEST_FIELDS.isdisjoint(body):
+        return attrs  # only the model and the input: nothing more to read
     simple = (
         ("temperature", sc.GEN_AI_REQUEST_TEMPERATURE, float),
         ("top_p", sc.GEN_AI_REQUEST_TOP_P, float),
@@ -90,6 +92,27 @@ def request_attributes(endpoint: str, body: Mapping[str, Any]) -> dict[str, Any]
         if dims is not None:
             attrs[sc.GEN_AI_EMBEDDINGS_DIMENSION_COUNT] = dims
     return attrs
+
+
+_REQUEST_FIELDS = frozenset(
+    {
+        "temperature",
+        "top_p",
+        "frequency_penalty",
+        "presence_penalty",
+        "seed",
+        "max_completion_tokens",
+        "max_tokens",
+        "max_output_tokens",
+        "n",
+        "stop",
+        "response_format",
+        "text",
+        "encoding_format",
+        "dimensions",
+    }
+)
+"""The body fields that :func:`request_attributes` reads."""
 
 
 def _output_type(body: Mapping[str, Any]) -> str | None:
@@ -184,11 +207,13 @@ def _responses_item(item: Any) -> Message | None:
 def chat_usage(usage: Any) -> TokenUsage | None:
     if usage is None:
         return None
+    read = reader(usage)
     return TokenUsage(
-        input_tokens=as_int(get(usage, "prompt_tokens")) or 0,
-        output_tokens=as_int(get(usage, "completion_tokens")) or 0,
-        cache_read_tokens=as_int(get(usage, "prompt_tokens_details", "cached_tokens")) or 0,
-        reasoning_tokens=as_int(get(usage, "completion_tokens_details", "reasoning_tokens")) or 0,
+        input_tokens=as_int(read(usage, "prompt_tokens")) or 0,
+        output_tokens=as_int(read(usage, "completion_tokens")) or 0,
+        cache_read_tokens=as_int(read(read(usage, "prompt_tokens_details"), "cached_tokens")) or 0,
+        reasoning_tokens=as_int(read(read(usage, "completion_tokens_details"), "reasoning_tokens"))
+        or 0,
     )
 
 
@@ -205,12 +230,13 @@ def responses_usage(usage: Any) -> TokenUsage | None:
 
 def read_response(endpoint: str, body: Any, response: Response, *, capture: bool) -> None:
     """Fill ``response`` from a complete (non-streamed) response body."""
-    response.response_id = get(body, "id") or response.response_id
-    response.response_model = get(body, "model") or response.response_model
+    read = reader(body)  # (the body and its parts are all typed objects, or all JSON)
+    response.response_id = read(body, "id") or response.response_id
+    response.response_model = read(body, "model") or response.response_model
     if endpoint in (CHAT, COMPLETIONS):
-        response.usage = chat_usage(get(body, "usage"))
-        for choice in as_list(get(body, "choices")):
-            reason = get(choice, "finish_reason")
+        response.usage = chat_usage(read(body, "usage"))
+        for choice in as_list(read(body, "choices")):
+            reason = read(choice, "finish_reason")
             if reason:
                 response.finish_reasons.append(str(reason))
             if capture and endpoint == CHAT:
@@ -269,24 +295,28 @@ class ChatStreamState:
     texts: dict[int, list[str]] = field(default_factory=dict)
     tool_calls: dict[int, dict[int, dict[str, Any]]] = field(default_factory=dict)
     reasons: dict[int, str] = field(default_factory=dict)
+    _read: Callable[[Any, str], Any] | None = None
 
     def observe(self, response: Response, chunk: Any) -> bool:
         """Read one chunk; True when it must be hidden from the app."""
-        read = reader(chunk)  # (a stream has many chunks: no per-field type dispatch)
-        if response.response_id is None:
-            response.response_id = read(chunk, "id")
-            response.response_model = read(chunk, "model")
+        read = self._read
+        if read is None:  # the first chunk: the kind of all of them (typed or JSON)
+            read = self._read = reader(chunk)
+        # Azure's first chunk (prompt filter results) has an empty id and model.
+        if not response.response_id:
+            response.response_id = read(chunk, "id") or None
+        if not response.response_model:
+            response.response_model = read(chunk, "model") or None
         choices = read(chunk, "choices") or ()
         usage = read(chunk, "usage")
         if usage is not None:
             response.usage = chat_usage(usage)
         for choice in choices:
-            index = read(choice, "index") or 0
             reason = read(choice, "finish_reason")
             if reason:
-                self.reasons[index] = str(reason)
+                self.reasons[read(choice, "index") or 0] = str(reason)
             if self.capture:
-                self._collect(index, read(choice, "delta"))
+                self._collect(read(choice, "index") or 0, read(choice, "delta"))
         if self.hide_usage_chunk:
             if usage is not None and not choices:
                 return True  # the chunk exists only because we asked for usage

@@ -13,7 +13,8 @@ import os
 from typing import Any
 
 from agent_otel.instrumentation.fields import get
-from agent_otel.instrumentation.llm_call import LLMCall, Recorder, Response
+from agent_otel.instrumentation.llm_call import Response
+from agent_otel.instrumentation.messages import Message
 from agent_otel.instrumentation.openai import extract
 from agent_otel.instrumentation.stainless import (
     Args,
@@ -23,20 +24,11 @@ from agent_otel.instrumentation.stainless import (
     StreamReader,
     base_plan,
     request_options,
-    server_of,
 )
 
 STREAM_USAGE_ENV = "AGENT_OTEL_OPENAI_STREAM_USAGE"
 # Hosts known to accept `stream_options: {"include_usage": true}`; others may reject it.
 _STREAM_USAGE_HOSTS = ("api.openai.com",)
-
-
-def _provider(client: Any, host: str | None) -> str:
-    if type(client).__name__.startswith(("AzureOpenAI", "AsyncAzureOpenAI")) or (
-        host or ""
-    ).endswith((".openai.azure.com", ".cognitiveservices.azure.com")):
-        return "azure.ai.openai"
-    return "openai"
 
 
 def _wants_stream_usage(host: str | None) -> bool:
@@ -56,18 +48,18 @@ class OpenAIAdapter(ClientAdapter):
         if options is None:
             return None
         endpoint = extract.endpoint_of(
-            str(get(options, "method") or ""), str(get(options, "url") or "")
+            str(getattr(options, "method", None) or ""), str(getattr(options, "url", None) or "")
         )
-        body = get(options, "json_data")
+        body = getattr(options, "json_data", None)
         if endpoint is None or not isinstance(body, dict):
             return None
-        plan = base_plan(endpoint, options, kwargs, body)
+        plan = base_plan(endpoint, client, options, kwargs, body)
         if (
             endpoint == extract.CHAT
             and plan.stream
             and plan.raw is None
             and not get(body, "stream_options", "include_usage")
-            and _wants_stream_usage(server_of(client)[0])
+            and _wants_stream_usage(plan.server_address)
         ):
             options = options.model_copy()
             options.json_data = {
@@ -81,25 +73,24 @@ class OpenAIAdapter(ClientAdapter):
             plan.usage_injected = True
         return plan, args, kwargs
 
-    def start(self, recorder: Recorder, client: Any, plan: Plan) -> LLMCall | None:
-        host, port = server_of(client)
-        content = recorder.content
-        capture = content.capture
-        model = plan.body.get("model")
-        return recorder.start(
-            operation=extract.OPERATION_NAMES[plan.endpoint],
-            provider=_provider(client, host),
-            request_model=model if isinstance(model, str) else None,
-            server_address=host,
-            server_port=port,
-            attributes=extract.request_attributes(plan.endpoint, plan.body),
-            input_messages=extract.input_messages(plan.endpoint, plan.body) if capture else (),
-            system_instructions=(
-                extract.system_instructions(plan.endpoint, plan.body) if capture else ()
-            ),
-            stream=plan.stream,
-            content=content,
-        )
+    def operation(self, plan: Plan) -> str:
+        return extract.OPERATION_NAMES[plan.endpoint]
+
+    def provider(self, client: Any, plan: Plan) -> str:
+        if type(client).__name__.startswith(("AzureOpenAI", "AsyncAzureOpenAI")) or (
+            plan.server_address or ""
+        ).endswith((".openai.azure.com", ".cognitiveservices.azure.com")):
+            return "azure.ai.openai"
+        return "openai"
+
+    def request_attributes(self, plan: Plan) -> dict[str, Any]:
+        return extract.request_attributes(plan.endpoint, plan.body)
+
+    def input_messages(self, plan: Plan) -> list[Message]:
+        return extract.input_messages(plan.endpoint, plan.body)
+
+    def system_instructions(self, plan: Plan) -> list[dict[str, Any]]:
+        return extract.system_instructions(plan.endpoint, plan.body)
 
     def read_body(self, plan: Plan, body: Any, response: Response, *, capture: bool) -> None:
         extract.read_response(plan.endpoint, body, response, capture=capture)
