@@ -110,7 +110,12 @@ class AgentMetrics:
         self._usage: dict[_UsageKey, _UsageSum] = {}
         self._lock = threading.Lock()
         self._deferred = deferred_points(meter)
+        # The queue groups points by bound method and attribute dict (identity): one each.
+        self._add_active = self.active_sessions.add
+        self._record_session = self.session_duration.record
+        self._record_operation = self.operation_duration.record
         self._operation_attrs: dict[tuple[BaseAttributes, object, object], dict[str, Any]] = {}
+        self._base_attrs: dict[BaseAttributes, dict[str, Any]] = {}
         spec = sc.METRIC_AGENT_TOKEN_USAGE
         self.token_usage = meter.create_observable_counter(
             spec.name,
@@ -160,9 +165,18 @@ class AgentMetrics:
 
     # -- recording -------------------------------------------------------------------------
 
+    def _base_dict(self, base: BaseAttributes) -> dict[str, Any]:
+        """One dict per base attribute set (a few: projects, and users when opted in)."""
+        attrs = self._base_attrs.get(base)
+        if attrs is None:
+            attrs = dict(base)
+            if len(self._base_attrs) < MAX_ATTRIBUTE_SETS:
+                self._base_attrs[base] = attrs
+        return attrs
+
     def session_started(self, base: BaseAttributes, span: SpanContext) -> None:
         """Count one more active session (queued: see :mod:`agent_otel.deferred`)."""
-        self._deferred.record(self.active_sessions.add, 1, dict(base), span)
+        self._deferred.record(self._add_active, 1, self._base_dict(base), span)
 
     def session_ended(
         self,
@@ -174,14 +188,14 @@ class AgentMetrics:
         span: SpanContext,
     ) -> None:
         """Count the session out of the active ones and record its duration (queued)."""
-        self._deferred.record(self.active_sessions.add, -1, dict(base), span)
+        self._deferred.record(self._add_active, -1, self._base_dict(base), span)
         attrs = dict(base)
         attrs[sc.AGENT_SESSION_STATUS] = status if isinstance(status, str) else "unknown"
         if isinstance(model, str):
             attrs[sc.GEN_AI_REQUEST_MODEL] = model
         if isinstance(model_tier, int) and not isinstance(model_tier, bool):
             attrs[sc.AGENT_SESSION_MODEL_TIER] = model_tier
-        self._deferred.record(self.session_duration.record, duration_s, attrs, span)
+        self._deferred.record(self._record_session, duration_s, attrs, span)
 
     def operation_ended(
         self,
@@ -203,7 +217,7 @@ class AgentMetrics:
             attrs[sc.AGENT_OPERATION_STATUS] = status if isinstance(status, str) else "unknown"
             if len(self._operation_attrs) < MAX_ATTRIBUTE_SETS:
                 self._operation_attrs[key] = attrs
-        self._deferred.record(self.operation_duration.record, duration_s, attrs, span)
+        self._deferred.record(self._record_operation, duration_s, attrs, span)
 
     def usage(
         self,

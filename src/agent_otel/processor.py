@@ -90,6 +90,7 @@ class _SessionState:
         "project",
         "session_id",
         "stamp",
+        "stamp_length",
         "user_id",
     )
 
@@ -109,6 +110,7 @@ class _SessionState:
             for key, value in ((sc.SESSION_ID, session_id), (sc.USER_ID, user_id))
             if isinstance(value, str)
         }
+        self.stamp_length = max(map(len, self.stamp.values()), default=0)
 
 
 class _Calls:
@@ -313,7 +315,7 @@ class AgentSpanProcessor(SpanProcessor):
                     with self._lock:
                         session.operation_count += 1
                 if session.stamp:
-                    _stamp(span, attrs, session.stamp)
+                    _stamp(span, attrs, session)
         ctx = span.context
         self._open[ctx.span_id] = _Node(parent, session, kind, ctx)
 
@@ -526,7 +528,7 @@ def _attributes(span: ReadableSpan) -> Attributes:
     return span.attributes or {}
 
 
-def _stamp(span: Span, attrs: Attributes, stamp: dict[str, str]) -> None:
+def _stamp(span: Span, attrs: Attributes, session: _SessionState) -> None:
     """Set the session's ``session.id``/``user.id`` on a span that lacks them.
 
     ``span.set_attributes`` takes a lock and validates every value again, which costs more
@@ -534,6 +536,7 @@ def _stamp(span: Span, attrs: Attributes, stamp: dict[str, str]) -> None:
     validated once, and the span is not yet visible to anybody else. So they go straight
     into the SDK's attribute dict when it is there and they fit its limits (count, value
     length); otherwise through the public call."""
+    stamp = session.stamp
     if sc.SESSION_ID in attrs or sc.USER_ID in attrs:
         stamp = {key: value for key, value in stamp.items() if key not in attrs}
         if not stamp:
@@ -544,7 +547,7 @@ def _stamp(span: Span, attrs: Attributes, stamp: dict[str, str]) -> None:
         maxlen = getattr(bounded, "maxlen", 0)
         max_value_len = getattr(bounded, "max_value_len", 0)
         if (maxlen is None or len(inner) + len(stamp) <= maxlen) and (
-            max_value_len is None or all(len(v) <= max_value_len for v in stamp.values())
+            max_value_len is None or session.stamp_length <= max_value_len
         ):
             inner.update(stamp)
             return

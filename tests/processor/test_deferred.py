@@ -77,10 +77,68 @@ def test_a_queue_no_reader_drains_is_recorded_in_place_at_its_bound(monkeypatch)
     meter = MeterProvider(metric_readers=[reader]).get_meter("t")
     histogram = meter.create_histogram("work.duration")
     points = deferred_points(meter)
-    for _ in range(6):
-        points.record(histogram.record, 1.0, {})
-    assert len(points._pending) == 0  # the sixth point flushed all six
-    points.record(histogram.record, 1.0, {})
-    assert len(points._pending) == 1
+    attributes: dict[str, str] = {}
+    record = histogram.record
+    for _ in range(5):
+        points.record(record, 1.0, attributes)
+    assert points.pending == 0  # the fifth point flushed all five
+    points.record(record, 1.0, attributes)
+    assert points.pending == 1
     (point,) = _points(reader, "work.duration")
-    assert point.count == 7
+    assert point.count == 6
+
+
+def test_points_beyond_the_series_bound_are_recorded_in_place(monkeypatch) -> None:
+    """A caller that makes a new attribute dict for every point makes a series of each:
+    beyond the bound they are recorded at once, and none is lost."""
+    monkeypatch.setattr(deferred, "MAX_SERIES", 3)
+    reader = InMemoryMetricReader()
+    meter = MeterProvider(metric_readers=[reader]).get_meter("t")
+    histogram = meter.create_histogram("work.duration")
+    points = deferred_points(meter)
+    for _ in range(10):
+        points.record(histogram.record, 0.5, {"k": "v"})
+    assert points.pending == 3
+    (point,) = _points(reader, "work.duration")
+    assert point.count == 10 and point.sum == 5.0
+
+
+def test_values_keep_their_type_and_odd_values_are_recorded_in_place() -> None:
+    """A counter of integers exports integers; a float among them, or an integer too large
+    for the queue's array, is recorded at once rather than lost or rounded."""
+    reader = InMemoryMetricReader()
+    meter = MeterProvider(metric_readers=[reader]).get_meter("t")
+    counter = meter.create_up_down_counter("work.active")
+    points = deferred_points(meter)
+    attributes, add = {"k": "v"}, counter.add  # one bound method: one series
+    for value in (1, 1, -1, 2**70, 0.5):
+        points.record(add, value, attributes)
+    assert points.pending == 3
+    (point,) = _points(reader, "work.active")
+    assert point.value == 1 + 2**70 + 0.5
+
+
+def test_the_latest_points_of_a_series_keep_their_spans_for_the_exemplars() -> None:
+    """The SDK keeps the latest point of each histogram bucket as its exemplar: the queue
+    keeps the span of the latest points of each series, so that exemplars point at them."""
+    reader = InMemoryMetricReader()
+    meter = MeterProvider(metric_readers=[reader]).get_meter("t")
+    histogram = meter.create_histogram(
+        "work.duration", explicit_bucket_boundaries_advisory=[1.0, 2.0, 3.0]
+    )
+    points = deferred_points(meter)
+    tracer = TracerProvider().get_tracer("t")
+    attributes, record = {"k": "v"}, histogram.record
+    spans = []
+    for number in range(deferred.EXEMPLAR_SPANS + 6):
+        span = tracer.start_span(f"work {number}")
+        spans.append(span.get_span_context())
+        # The older points in bucket (1, 2], the latest ones one in each other bucket.
+        latest = number >= 6
+        value = [0.5, 2.5, 3.5, 1.5][number - 6] if latest else 1.5
+        points.record(record, value, attributes, span.get_span_context())
+        span.end()
+    (point,) = _points(reader, "work.duration")
+    assert point.count == deferred.EXEMPLAR_SPANS + 6
+    exemplar_spans = {e.span_id for e in point.exemplars}
+    assert exemplar_spans == {s.span_id for s in spans[6:]}

@@ -58,8 +58,9 @@ def test_a_failure_of_the_meter_itself_is_contained(
     """Deeper down: the SDK instrument raises while recording."""
     metrics = mtel.processor.metrics
     assert metrics is not None
-    monkeypatch.setattr(metrics.operation_duration, "record", _broken)
-    monkeypatch.setattr(metrics.active_sessions, "add", _broken)
+    # (the metrics hold the instruments' bound methods: those are what break)
+    monkeypatch.setattr(metrics, "_record_operation", _broken)
+    monkeypatch.setattr(metrics, "_add_active", _broken)
     with (
         agent_otel.session(user_id="u", project="p"),
         agent_otel.operation("read", "a"),
