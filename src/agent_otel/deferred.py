@@ -18,11 +18,11 @@ array of doubles, 8 bytes a point, and the span contexts of only its latest
 exemplars the SDK keeps (the latest in each histogram bucket) point at the latest spans of
 the series; the others are recorded without one.
 
-Nothing is lost or delayed for a reader: a point queued before a collection is in it. A
-queue that no reader drains (a meter provider without readers, or the API's no-op one) is
-recorded in place once it holds :data:`MAX_PENDING` points, which bounds memory (about
-1 MB), as is any point beyond :data:`MAX_SERIES` series (a caller that makes a new
-attribute dict for every point).
+Nothing is lost or delayed for a reader: a point queued before a collection is in it. When
+the queue holds :data:`MAX_PENDING` points (a meter provider without readers, or an app
+faster than its reader's interval), each further point is recorded in place, as is any
+point beyond :data:`MAX_SERIES` series (a caller that makes a new attribute dict for every
+point): memory stays bounded (about 1 MB), and no span ever waits for the whole queue.
 
 One queue serves one meter (the SDK keeps the first callback of an instrument name per
 meter and ignores later ones, so a second hook on the same meter would never run).
@@ -42,7 +42,7 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, set_span_in_conte
 
 from agent_otel.errors import internal_error
 
-#: Points queued before they are all recorded in place (no reader collecting).
+#: Points queued at most; beyond, each point is recorded in place.
 MAX_PENDING = 100_000
 
 #: Series (instrument and attribute dict) queued at once; a point of another series is
@@ -101,24 +101,23 @@ class DeferredPoints:
         exemplar. ``measure`` and ``attributes`` are grouped by identity: pass the same
         bound method and the same dict for points of the same series."""
         key = (id(measure), id(attributes))
-        queued = full = False
+        queued = False
         with self._lock:
-            series = self._series.get(key)
-            if series is None and len(self._series) < MAX_SERIES:
-                series = self._series[key] = _Series(measure, attributes, value)
-            if series is not None:
-                try:
-                    series.values.append(value)
-                except (TypeError, OverflowError):  # a float among ints, a huge int, not a number
-                    pass
-                else:
-                    series.spans.append(span)
-                    self._pending += 1
-                    queued, full = True, self._pending >= MAX_PENDING
+            if self._pending < MAX_PENDING:
+                series = self._series.get(key)
+                if series is None and len(self._series) < MAX_SERIES:
+                    series = self._series[key] = _Series(measure, attributes, value)
+                if series is not None:
+                    try:
+                        series.values.append(value)
+                    except (TypeError, OverflowError):  # a float among ints, a huge int
+                        pass
+                    else:
+                        series.spans.append(span)
+                        self._pending += 1
+                        queued = True
         if not queued:
             _record(measure, value, attributes, span)
-        elif full:
-            self.flush()
 
     def flush(self) -> None:
         """Record every queued point now. Safe from any thread: each point is taken once."""
