@@ -132,17 +132,20 @@ def to_datetime(ns: int) -> datetime:
     return datetime.fromtimestamp(seconds, tz=timezone.utc) + timedelta(microseconds=rest // 1000)
 
 
-def _str(attrs: Attributes, key: str) -> str | None:
+def str_attr(attrs: Attributes, key: str) -> str | None:
+    """A text field of a record: the value as text (another tool may have written any
+    type), None when absent."""
     value = attrs.get(key)
     return None if value is None else str(value)
 
 
-def _int(attrs: Attributes, key: str) -> int | None:
+def int_attr(attrs: Attributes, key: str) -> int | None:
+    """An integer field of a record, None when absent or of another type."""
     value = attrs.get(key)
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _float(attrs: Attributes, key: str) -> float | None:
+def float_attr(attrs: Attributes, key: str) -> float | None:
     """A finite number, or None: NaN and infinities are no amount, and have no JSON form."""
     value = attrs.get(key)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -154,7 +157,7 @@ def _float(attrs: Attributes, key: str) -> float | None:
 def _error_text(span: SpanData) -> str | None:
     if span.status_code != "ERROR":
         return None
-    return span.status_message or _str(span.attributes, sc.ERROR_TYPE)
+    return span.status_message or str_attr(span.attributes, sc.ERROR_TYPE)
 
 
 def change_from_event(
@@ -166,16 +169,16 @@ def change_from_event(
         operation_id=operation_id,
         path=str(attrs.get(sc.FILE_PATH, "")),
         change_type=str(attrs.get(sc.AGENT_CHANGE_TYPE, "")),
-        diff_lines=_int(attrs, sc.AGENT_CHANGE_DIFF_LINES) or 0,
+        diff_lines=int_attr(attrs, sc.AGENT_CHANGE_DIFF_LINES) or 0,
         can_undo=bool(attrs.get(sc.AGENT_CHANGE_CAN_UNDO, False)),
-        before=_str(attrs, sc.AGENT_CHANGE_BEFORE),
-        after=_str(attrs, sc.AGENT_CHANGE_AFTER),
-        diff=_str(attrs, sc.AGENT_CHANGE_DIFF),
-        before_sha256=_str(attrs, sc.AGENT_CHANGE_BEFORE_SHA256),
-        after_sha256=_str(attrs, sc.AGENT_CHANGE_AFTER_SHA256),
-        before_size=_int(attrs, sc.AGENT_CHANGE_BEFORE_SIZE),
-        after_size=_int(attrs, sc.AGENT_CHANGE_AFTER_SIZE),
-        diff_size=_int(attrs, sc.AGENT_CHANGE_DIFF_SIZE),
+        before=str_attr(attrs, sc.AGENT_CHANGE_BEFORE),
+        after=str_attr(attrs, sc.AGENT_CHANGE_AFTER),
+        diff=str_attr(attrs, sc.AGENT_CHANGE_DIFF),
+        before_sha256=str_attr(attrs, sc.AGENT_CHANGE_BEFORE_SHA256),
+        after_sha256=str_attr(attrs, sc.AGENT_CHANGE_AFTER_SHA256),
+        before_size=int_attr(attrs, sc.AGENT_CHANGE_BEFORE_SIZE),
+        after_size=int_attr(attrs, sc.AGENT_CHANGE_AFTER_SIZE),
+        diff_size=int_attr(attrs, sc.AGENT_CHANGE_DIFF_SIZE),
         binary=bool(attrs.get(sc.AGENT_CHANGE_BINARY, False)),
         timestamp=None if time_ns is None else to_datetime(time_ns),
         trace_id=trace_id,
@@ -201,23 +204,23 @@ def _operation(span: SpanData, changes: list[ChangeRecord], calls: list[LLMCall]
     a = span.attributes
     return AgentOperation(
         id=span.span_id,
-        session_id=_str(a, sc.SESSION_ID),
+        session_id=str_attr(a, sc.SESSION_ID),
         timestamp=to_datetime(span.start_ns),
         ended_at=None if span.end_ns is None else to_datetime(span.end_ns),
         type=str(a.get(sc.AGENT_OPERATION_TYPE, "")),
-        target=_str(a, sc.AGENT_OPERATION_TARGET),
-        input_tokens=_int(a, sc.GEN_AI_USAGE_INPUT_TOKENS) or 0,
-        output_tokens=_int(a, sc.GEN_AI_USAGE_OUTPUT_TOKENS) or 0,
-        cost=_float(a, sc.AGENT_USAGE_COST) or 0.0,
+        target=str_attr(a, sc.AGENT_OPERATION_TARGET),
+        input_tokens=int_attr(a, sc.GEN_AI_USAGE_INPUT_TOKENS) or 0,
+        output_tokens=int_attr(a, sc.GEN_AI_USAGE_OUTPUT_TOKENS) or 0,
+        cost=float_attr(a, sc.AGENT_USAGE_COST) or 0.0,
         status=str(a.get(sc.AGENT_OPERATION_STATUS, "")),
         approved=bool(a.get(sc.AGENT_OPERATION_APPROVED, False)),
-        approved_by=_str(a, sc.AGENT_OPERATION_APPROVED_BY),
-        result=_str(a, sc.AGENT_OPERATION_RESULT),
+        approved_by=str_attr(a, sc.AGENT_OPERATION_APPROVED_BY),
+        result=str_attr(a, sc.AGENT_OPERATION_RESULT),
         error=_error_text(span),
-        blocked_reason=_str(a, sc.AGENT_OPERATION_BLOCKED_REASON),
-        exit_code=_int(a, sc.PROCESS_EXIT_CODE),
-        command_line=_str(a, sc.PROCESS_COMMAND_LINE),
-        undoes_change_id=_str(a, sc.AGENT_UNDO_CHANGE_ID),
+        blocked_reason=str_attr(a, sc.AGENT_OPERATION_BLOCKED_REASON),
+        exit_code=int_attr(a, sc.PROCESS_EXIT_CODE),
+        command_line=str_attr(a, sc.PROCESS_COMMAND_LINE),
+        undoes_change_id=str_attr(a, sc.AGENT_UNDO_CHANGE_ID),
         changes=tuple(changes),
         llm_calls=tuple(calls),
         trace_id=span.trace_id,
@@ -230,26 +233,26 @@ def _session(
     a = span.attributes
     return AgentSession(
         id=str(a.get(sc.SESSION_ID, span.span_id)),
-        user_id=_str(a, sc.USER_ID),
+        user_id=str_attr(a, sc.USER_ID),
         started_at=to_datetime(span.start_ns),
         ended_at=None if span.end_ns is None else to_datetime(span.end_ns),
         status=str(a.get(sc.AGENT_SESSION_STATUS, "")),
-        model=_str(a, sc.GEN_AI_REQUEST_MODEL),
-        model_tier=_int(a, sc.AGENT_SESSION_MODEL_TIER),
-        temperature=_float(a, sc.GEN_AI_REQUEST_TEMPERATURE),
-        workspace=_str(a, sc.AGENT_SESSION_WORKSPACE),
-        project=_str(a, sc.AGENT_SESSION_PROJECT),
-        initial_prompt=_str(a, sc.AGENT_SESSION_INITIAL_PROMPT),
-        agent_name=_str(a, sc.GEN_AI_AGENT_NAME),
-        total_tokens=_int(a, sc.AGENT_SESSION_TOTAL_TOKENS) or 0,
-        total_cost=_float(a, sc.AGENT_SESSION_TOTAL_COST) or 0.0,
-        operation_count=_int(a, sc.AGENT_SESSION_OPERATION_COUNT) or 0,
+        model=str_attr(a, sc.GEN_AI_REQUEST_MODEL),
+        model_tier=int_attr(a, sc.AGENT_SESSION_MODEL_TIER),
+        temperature=float_attr(a, sc.GEN_AI_REQUEST_TEMPERATURE),
+        workspace=str_attr(a, sc.AGENT_SESSION_WORKSPACE),
+        project=str_attr(a, sc.AGENT_SESSION_PROJECT),
+        initial_prompt=str_attr(a, sc.AGENT_SESSION_INITIAL_PROMPT),
+        agent_name=str_attr(a, sc.GEN_AI_AGENT_NAME),
+        total_tokens=int_attr(a, sc.AGENT_SESSION_TOTAL_TOKENS) or 0,
+        total_cost=float_attr(a, sc.AGENT_SESSION_TOTAL_COST) or 0.0,
+        operation_count=int_attr(a, sc.AGENT_SESSION_OPERATION_COUNT) or 0,
         error=_error_text(span),
         operations=tuple(sorted(operations, key=lambda op: op.timestamp)),
         llm_calls=tuple(sorted(calls, key=lambda c: c.started_at)),
         trace_id=span.trace_id,
         span_id=span.span_id,
-        service_name=_str(span.resource, "service.name"),
+        service_name=str_attr(span.resource, "service.name"),
     )
 
 
@@ -257,7 +260,7 @@ def _session(
 UNKNOWN_STATUS = "unknown"
 
 
-def _unended_sessions(spans: list[SpanData]) -> list[SpanData]:
+def unended_sessions(spans: list[SpanData]) -> list[SpanData]:
     """Stand-ins for the session spans a trace lacks: one for each missing parent of
     operations that carry a ``session.id`` (agent-otel stamps it on every span of a session)
     and have no session above them. Starts with its first operation; status unknown."""
@@ -357,13 +360,13 @@ def sessions_from_spans(spans: Iterable[SpanData]) -> list[AgentSession]:
 
     A session whose own span is missing — its process was killed, or it is still running —
     is still listed, from the operations it finished: status :data:`UNKNOWN_STATUS`, no end,
-    its totals the sum of those operations (see :func:`_unended_sessions`).
+    its totals the sum of those operations (see :func:`unended_sessions`).
     """
     by_trace: dict[str, list[SpanData]] = defaultdict(list)
     for span in spans:
         by_trace[span.trace_id].append(span)
     for trace_spans in by_trace.values():
-        trace_spans.extend(_unended_sessions(trace_spans))
+        trace_spans.extend(unended_sessions(trace_spans))
     # An undo may happen in a later session (e.g. `agent-otel undo`), so look at all of them.
     undone_by = _undo_links(s for trace in by_trace.values() for s in trace)
 

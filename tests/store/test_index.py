@@ -676,7 +676,7 @@ _DELETE = object()
 def _outcome(read: Any, line: bytes) -> tuple[object, ...]:
     try:
         return ("read", read(line))
-    except reader._BAD_LINE_ERRORS as error:
+    except reader.BAD_LINE_ERRORS as error:
         return ("rejected", type(error), str(error))
 
 

@@ -28,8 +28,8 @@ from typing import BinaryIO
 
 from agent_otel.store.lines import Line
 
-# _rotation_key: the writer's own age order of rotated file names (timestamp, pid, counter).
-from agent_otel.store.paths import TRACES_STEM, _rotation_key, current_file, rotated_files
+# rotation_key: the writer's own age order of rotated file names (timestamp, pid, counter).
+from agent_otel.store.paths import TRACES_STEM, current_file, rotated_files, rotation_key
 
 RotationKey = tuple[str, int, int]
 
@@ -146,7 +146,7 @@ class StoreFollower:
         """The rotated files newer than the last one read, oldest first."""
         newer = []
         for path in self._rotated():
-            key = _rotation_key(path.name, TRACES_STEM)
+            key = rotation_key(path.name, TRACES_STEM)
             if key is not None and (self._last is None or key > self._last):
                 newer.append((key, path))
         return newer

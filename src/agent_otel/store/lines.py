@@ -23,7 +23,7 @@ from agent_otel.store.paths import default_store_dir
 
 # The reader's own snapshot logic and bad-line report, shared so that every reader of the
 # store opens files and words a corrupt-line warning identically.
-from agent_otel.store.reader import _BAD_LINE_ERRORS, _open_snapshot, _warn_bad_line
+from agent_otel.store.reader import BAD_LINE_ERRORS, open_snapshot, warn_bad_line
 
 __all__ = ["Line", "decode_lines", "read_lines"]
 
@@ -43,7 +43,7 @@ def read_lines(path: str | os.PathLike[str] | None = None) -> Iterator[Line]:
     """Every non-blank line of a store directory (``None``: the default one), oldest file
     first, or of one OTLP JSON lines file; a consistent snapshot, like ``read_spans``. A file
     that cannot be read is reported with a warning and skipped, as there."""
-    handles = _open_snapshot(Path(path) if path is not None else default_store_dir())
+    handles = open_snapshot(Path(path) if path is not None else default_store_dir())
     try:
         for file_path, handle in handles:
             try:
@@ -75,7 +75,7 @@ def decode_lines(
             if "resourceSpans" not in message:
                 continue
             decoded = decode(message)
-        except _BAD_LINE_ERRORS as error:
-            _warn_bad_line(line.path, line.lineno, error)
+        except BAD_LINE_ERRORS as error:
+            warn_bad_line(line.path, line.lineno, error)
             continue
         yield line, decoded

@@ -438,7 +438,7 @@ _EMPTY: Mapping[str, Any] = MappingProxyType({})
 # Kind 0 (UNSPECIFIED) is read as INTERNAL, as the OTLP spec allows receivers to assume.
 # Enum names are accepted too: the proto3 JSON mapping allows them even though OTLP writers
 # must use integers.
-_KINDS: dict[int | str, str] = {
+SPAN_KINDS: dict[int | str, str] = {
     0: "INTERNAL",
     1: "INTERNAL",
     2: "SERVER",
@@ -452,7 +452,7 @@ _KINDS: dict[int | str, str] = {
     "SPAN_KIND_PRODUCER": "PRODUCER",
     "SPAN_KIND_CONSUMER": "CONSUMER",
 }
-_STATUS: dict[int | str, str] = {
+STATUS_CODES: dict[int | str, str] = {
     0: "UNSET",
     1: "OK",
     2: "ERROR",
@@ -465,7 +465,7 @@ _STATUS: dict[int | str, str] = {
 _UINT64_END = 2**64
 
 
-def _nanos(value: Any) -> int:
+def decode_nanos(value: Any) -> int:
     """A timestamp: OTLP's fixed64 nanoseconds, written as a string (or a number by some
     writers). Anything else, or out of range, is an error of the line: a record with a time
     past the year 2554 or before 1970 would only break whoever reads it later."""
@@ -494,15 +494,16 @@ def _decode_value(value: Mapping[str, Any] | None) -> Any:
     if "arrayValue" in value:
         return tuple([_decode_value(v) for v in value["arrayValue"].get("values") or ()])
     if "kvlistValue" in value:
-        return _decode_attributes(value["kvlistValue"].get("values"), {})
+        return decode_attributes(value["kvlistValue"].get("values"), {})
     if "bytesValue" in value:
         return base64.b64decode(value["bytesValue"], validate=True)
     return None
 
 
-def _decode_attributes(
+def decode_attributes(
     kvs: Sequence[Mapping[str, Any]] | None, empty: Mapping[str, Any] = _EMPTY
 ) -> Mapping[str, Any]:
+    """OTLP ``KeyValue`` list to a mapping (``empty``, shared, when there is none)."""
     if not kvs:
         return empty
     out: dict[str, Any] = {}
@@ -516,7 +517,7 @@ def _decode_attributes(
     return out
 
 
-def _odd_id(value: str, size: int) -> str:
+def decode_odd_id(value: str, size: int) -> str:
     """An id that is not ``2*size`` hex digits: empty, or base64 as protobuf's generic JSON
     mapping writes ``bytes`` (some tools produce that); anything else is kept as it is."""
     if not value:
@@ -530,11 +531,11 @@ def _odd_id(value: str, size: int) -> str:
 
 def _decode_span(span: Mapping[str, Any], resource: Mapping[str, Any], scope: str) -> SpanData:
     trace_id = span.get("traceId") or ""
-    trace_id = trace_id.lower() if len(trace_id) == 32 else _odd_id(trace_id, 16)
+    trace_id = trace_id.lower() if len(trace_id) == 32 else decode_odd_id(trace_id, 16)
     span_id = span.get("spanId") or ""
-    span_id = span_id.lower() if len(span_id) == 16 else _odd_id(span_id, 8)
+    span_id = span_id.lower() if len(span_id) == 16 else decode_odd_id(span_id, 8)
     parent: str | None = span.get("parentSpanId")
-    parent = (parent.lower() if len(parent) == 16 else _odd_id(parent, 8)) if parent else None
+    parent = (parent.lower() if len(parent) == 16 else decode_odd_id(parent, 8)) if parent else None
     end = span.get("endTimeUnixNano")
 
     events: tuple[EventData, ...] = ()
@@ -544,8 +545,8 @@ def _decode_span(span: Mapping[str, Any], resource: Mapping[str, Any], scope: st
             [
                 EventData(
                     e.get("name", ""),
-                    _nanos(e.get("timeUnixNano", 0)),
-                    _decode_attributes(e.get("attributes")),
+                    decode_nanos(e.get("timeUnixNano", 0)),
+                    decode_attributes(e.get("attributes")),
                 )
                 for e in raw_events
             ]
@@ -559,16 +560,16 @@ def _decode_span(span: Mapping[str, Any], resource: Mapping[str, Any], scope: st
             link_span = link.get("spanId") or ""
             decoded.append(
                 LinkData(
-                    link_trace.lower() if len(link_trace) == 32 else _odd_id(link_trace, 16),
-                    link_span.lower() if len(link_span) == 16 else _odd_id(link_span, 8),
-                    _decode_attributes(link.get("attributes")),
+                    link_trace.lower() if len(link_trace) == 32 else decode_odd_id(link_trace, 16),
+                    link_span.lower() if len(link_span) == 16 else decode_odd_id(link_span, 8),
+                    decode_attributes(link.get("attributes")),
                 )
             )
         links = tuple(decoded)
 
     status = span.get("status")
     if status:
-        status_code = _STATUS.get(status.get("code", 0), "UNSET")
+        status_code = STATUS_CODES.get(status.get("code", 0), "UNSET")
         status_message = status.get("message", "")
     else:
         status_code, status_message = "UNSET", ""
@@ -578,10 +579,10 @@ def _decode_span(span: Mapping[str, Any], resource: Mapping[str, Any], scope: st
         span_id,
         parent,
         span.get("name", ""),
-        _nanos(span.get("startTimeUnixNano", 0)),
-        _nanos(end) if end is not None else None,
-        _KINDS.get(span.get("kind", 0), "INTERNAL"),
-        _decode_attributes(span.get("attributes")),
+        decode_nanos(span.get("startTimeUnixNano", 0)),
+        decode_nanos(end) if end is not None else None,
+        SPAN_KINDS.get(span.get("kind", 0), "INTERNAL"),
+        decode_attributes(span.get("attributes")),
         events,
         links,
         status_code,
@@ -602,7 +603,7 @@ def decode_traces(message: Mapping[str, Any]) -> list[SpanData]:
     append = out.append
     for resource_spans in message.get("resourceSpans") or ():
         resource_msg = resource_spans.get("resource")
-        attributes = _decode_attributes(resource_msg.get("attributes")) if resource_msg else None
+        attributes = decode_attributes(resource_msg.get("attributes")) if resource_msg else None
         resource = MappingProxyType(attributes) if attributes else _EMPTY
         for scope_spans in resource_spans.get("scopeSpans") or ():
             scope_msg = scope_spans.get("scope")

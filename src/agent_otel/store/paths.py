@@ -71,7 +71,7 @@ def rotated_name(
     return f"{stem}.{stamp}.{rest // 1000:06d}Z-{os.getpid() if pid is None else pid}{tail}{SUFFIX}"
 
 
-def _rotation_key(name: str, stem: str) -> tuple[str, int, int] | None:
+def rotation_key(name: str, stem: str) -> tuple[str, int, int] | None:
     """Sort key (timestamp, pid, counter) of a rotated file name, ``None`` for other names.
 
     Plain name order would put ``…-12-1.jsonl`` (the later, collision-avoiding name) before
@@ -89,7 +89,7 @@ def _rotation_key(name: str, stem: str) -> tuple[str, int, int] | None:
 
 def is_rotated_name(name: str, stem: str) -> bool:
     """Whether ``name`` is a file that the writer rotated away for ``stem``."""
-    return _rotation_key(name, stem) is not None
+    return rotation_key(name, stem) is not None
 
 
 def rotated_files(directory: str | os.PathLike[str], stem: str) -> list[Path]:
@@ -98,7 +98,7 @@ def rotated_files(directory: str | os.PathLike[str], stem: str) -> list[Path]:
         names = os.listdir(directory)
     except (FileNotFoundError, NotADirectoryError):
         return []
-    keyed = [(key, name) for name in names if (key := _rotation_key(name, stem)) is not None]
+    keyed = [(key, name) for name in names if (key := rotation_key(name, stem)) is not None]
     keyed.sort()
     base = Path(directory)
     return [base / name for _, name in keyed]

@@ -27,7 +27,7 @@ __all__ = ["read_spans", "store_files"]
 
 # What a line that is not valid OTLP JSON can raise while being parsed and decoded
 # (OverflowError: a JSON number such as 1e999 where an integer belongs).
-_BAD_LINE_ERRORS = (ValueError, TypeError, KeyError, AttributeError, RecursionError, OverflowError)
+BAD_LINE_ERRORS = (ValueError, TypeError, KeyError, AttributeError, RecursionError, OverflowError)
 _MAX_ERROR_TEXT = 200
 
 
@@ -51,7 +51,7 @@ def store_files(path: str | os.PathLike[str] | None = None) -> list[Path]:
     return []
 
 
-def _open_snapshot(path: Path) -> list[tuple[Path, BinaryIO]]:
+def open_snapshot(path: Path) -> list[tuple[Path, BinaryIO]]:
     """Open every file to read before reading any, so a rotation meanwhile loses nothing.
 
     The current file is opened first; a rotated file that turns out to be that same file
@@ -94,7 +94,8 @@ def _file_id(handle: BinaryIO) -> tuple[int, int]:
     return st.st_dev, st.st_ino
 
 
-def _warn_bad_line(path: Path, lineno: int, error: BaseException) -> None:
+def warn_bad_line(path: Path, lineno: int, error: BaseException) -> None:
+    """One AgentOtelWarning for a line that is skipped, naming the file and line."""
     text = str(error)
     if len(text) > _MAX_ERROR_TEXT:
         text = text[:_MAX_ERROR_TEXT] + "…"
@@ -117,8 +118,8 @@ def _read_file(path: Path, handle: BinaryIO) -> Iterator[SpanData]:
             if "resourceSpans" not in message:
                 continue  # metrics, logs, profiles, or an empty request
             spans = decode_traces(message)
-        except _BAD_LINE_ERRORS as error:
-            _warn_bad_line(path, lineno, error)
+        except BAD_LINE_ERRORS as error:
+            warn_bad_line(path, lineno, error)
             continue
         yield from spans
 
@@ -131,7 +132,7 @@ def read_spans(path: str | os.PathLike[str] | None = None) -> Iterator[SpanData]
     while writers append and rotate. A file that cannot be opened or read is reported with a
     warning and skipped; so is each corrupt or truncated line.
     """
-    handles = _open_snapshot(Path(path) if path is not None else default_store_dir())
+    handles = open_snapshot(Path(path) if path is not None else default_store_dir())
     try:
         for file_path, handle in handles:
             try:

@@ -26,7 +26,7 @@ from opentelemetry.trace.span import TraceState
 from agent_otel.spandata import SpanData
 
 # The store's decoder, shared so that a value reads the same whichever way it is read back.
-from agent_otel.store.otlp_json import _decode_attributes, decode_traces
+from agent_otel.store.otlp_json import decode_attributes, decode_traces
 
 __all__ = ["readable_spans"]
 
@@ -43,7 +43,7 @@ def readable_spans(message: Mapping[str, Any]) -> list[ReadableSpan]:
     for resource_spans in message.get("resourceSpans") or ():
         resource_msg = resource_spans.get("resource") or {}
         resource = Resource(
-            dict(_decode_attributes(resource_msg.get("attributes"))),
+            dict(decode_attributes(resource_msg.get("attributes"))),
             resource_spans.get("schemaUrl") or None,
         )
         for scope_spans in resource_spans.get("scopeSpans") or ():
@@ -55,7 +55,7 @@ def readable_spans(message: Mapping[str, Any]) -> list[ReadableSpan]:
                 scope_msg.get("name") or "",
                 scope_msg.get("version") or None,
                 scope_spans.get("schemaUrl") or None,
-                dict(_decode_attributes(scope_msg.get("attributes"))),
+                dict(decode_attributes(scope_msg.get("attributes"))),
             )
             # Decode this scope's spans alone, so each one lines up with its raw form.
             decoded = decode_traces({"resourceSpans": [{"scopeSpans": [{"spans": raw_spans}]}]})

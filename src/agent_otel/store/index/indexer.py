@@ -48,7 +48,7 @@ from typing import BinaryIO
 from agent_otel.errors import AgentOtelWarning
 from agent_otel.records import AgentSession, sessions_from_spans
 from agent_otel.spandata import SpanData
-from agent_otel.store.reader import _BAD_LINE_ERRORS, _open_snapshot
+from agent_otel.store.reader import BAD_LINE_ERRORS, open_snapshot
 
 from .bulk import without_gc
 from .database import stored, unstored
@@ -161,7 +161,7 @@ class StoreIndex:
 
     def _open_files(self) -> None:
         files = []
-        for rank, (path, handle) in enumerate(_open_snapshot(self.store)):
+        for rank, (path, handle) in enumerate(open_snapshot(self.store)):
             st = os.fstat(handle.fileno())
             identity = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
             files.append(_File(rank, path, handle, *identity))
@@ -507,7 +507,7 @@ class StoreIndex:
         raw = self._by_id[line.file_id].read(line.offset, line.length)
         try:
             return skim_line(raw, traces)
-        except _BAD_LINE_ERRORS as error:
+        except BAD_LINE_ERRORS as error:
             raise StaleIndex(f"{self._by_id[line.file_id].path}: {error}") from error
 
     def _decode(
@@ -524,7 +524,7 @@ class StoreIndex:
             raw = self._by_id[line.file_id].read(line.offset, line.length)
             try:
                 out[line] = decode_line(raw)
-            except _BAD_LINE_ERRORS as error:
+            except BAD_LINE_ERRORS as error:
                 raise StaleIndex(f"{self._by_id[line.file_id].path}: {error}") from error
             done += line.length
             if progress is not None:

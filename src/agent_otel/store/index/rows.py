@@ -25,7 +25,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 
 from agent_otel import semconv as sc
-from agent_otel.records import _float, _int, _str, _unended_sessions
+from agent_otel.records import float_attr, int_attr, str_attr, unended_sessions
 from agent_otel.sessions import default_project
 from agent_otel.spandata import Attributes, SpanData
 from agent_otel.summaries import _RESIDUAL_TOLERANCE, UNKNOWN
@@ -151,7 +151,7 @@ class TraceRows:
                      for _, op, attributes in orphans)  # fmt: skip
         return [
             (s.span_id, s.parent_span_id, s.start_ns, s.end_ns, s.attributes)
-            for s in _unended_sessions(spans)
+            for s in unended_sessions(spans)
         ]
 
 
@@ -186,8 +186,8 @@ def _row(session: SpanFields, operations: list[_Operation], calls: list[_Call]) 
     # an operation, to_datetime, is at µs).
     operations = sorted(operations, key=lambda item: item[2] // 1000)
     calls = sorted(calls, key=lambda item: item[2])
-    model = _str(a, sc.GEN_AI_REQUEST_MODEL)
-    total_cost = _float(a, sc.AGENT_SESSION_TOTAL_COST) or 0.0
+    model = str_attr(a, sc.GEN_AI_REQUEST_MODEL)
+    total_cost = float_attr(a, sc.AGENT_SESSION_TOTAL_COST) or 0.0
 
     # summaries.facts_from_session
     by_type = Counter(item[3] or UNKNOWN for item in operations)
@@ -198,8 +198,8 @@ def _row(session: SpanFields, operations: list[_Operation], calls: list[_Call]) 
     residual = total_cost - math.fsum(item[4] for item in calls)
     if residual > _RESIDUAL_TOLERANCE * max(1.0, abs(total_cost)):
         costs[model or UNKNOWN].append(residual)
-    project = _str(a, sc.AGENT_SESSION_PROJECT)
-    workspace = _str(a, sc.AGENT_SESSION_WORKSPACE)
+    project = str_attr(a, sc.AGENT_SESSION_PROJECT)
+    workspace = str_attr(a, sc.AGENT_SESSION_WORKSPACE)
     if not project and workspace:
         project = default_project(workspace)
 
@@ -211,14 +211,14 @@ def _row(session: SpanFields, operations: list[_Operation], calls: list[_Call]) 
         span_id,
         start // 1000,
         session_id=str(a.get(sc.SESSION_ID, span_id)),
-        user_id=_str(a, sc.USER_ID),
+        user_id=str_attr(a, sc.USER_ID),
         status=str(a.get(sc.AGENT_SESSION_STATUS, "")),
         ended_us=None if end is None else end // 1000,
         model=model,
         project=project or None,
-        total_tokens=_int(a, sc.AGENT_SESSION_TOTAL_TOKENS) or 0,
+        total_tokens=int_attr(a, sc.AGENT_SESSION_TOTAL_TOKENS) or 0,
         total_cost=total_cost,
-        operation_count=_int(a, sc.AGENT_SESSION_OPERATION_COUNT) or 0,
+        operation_count=int_attr(a, sc.AGENT_SESSION_OPERATION_COUNT) or 0,
         operations_by_type=by_type,
         operations_by_status=by_status,
         cost_by_model={name: math.fsum(values) for name, values in costs.items()},

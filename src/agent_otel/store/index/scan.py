@@ -21,7 +21,7 @@ from typing import BinaryIO
 
 from agent_otel.spandata import SpanData
 from agent_otel.store.otlp_json import decode_traces
-from agent_otel.store.reader import _BAD_LINE_ERRORS
+from agent_otel.store.reader import BAD_LINE_ERRORS
 
 from .bulk import without_gc
 from .entry import EntryRow
@@ -142,7 +142,7 @@ def _scan(target: FileRange) -> ScanResult:
             traces: dict[str, SkimmedTrace]
             try:
                 traces = skim_line(raw)
-            except _BAD_LINE_ERRORS as error:
+            except BAD_LINE_ERRORS as error:
                 result.bad_lines.append((lineno, bad_line_message(error)))
                 traces = {}
             offset = target.start + at

@@ -32,8 +32,14 @@ from typing import Any
 
 from agent_otel import semconv as sc
 from agent_otel.spandata import Attributes
-from agent_otel.store.otlp_json import _KINDS, _STATUS, _decode_attributes, _nanos, _odd_id
-from agent_otel.store.reader import _BAD_LINE_ERRORS
+from agent_otel.store.otlp_json import (
+    SPAN_KINDS,
+    STATUS_CODES,
+    decode_attributes,
+    decode_nanos,
+    decode_odd_id,
+)
+from agent_otel.store.reader import BAD_LINE_ERRORS
 
 __all__ = ["SkimmedTrace", "SpanFields", "skim_line"]
 
@@ -69,7 +75,7 @@ def skim_line(raw: bytes, only: Container[str] | None = None) -> dict[str, Skimm
     """
     try:
         return _skim_written(raw, only)
-    except (_NotWritten, *_BAD_LINE_ERRORS):
+    except (_NotWritten, *BAD_LINE_ERRORS):
         pass  # laid out otherwise, or wrong: parsed whole, the reader's way, which decides
     message = json.loads(raw)
     if not isinstance(message, dict):
@@ -82,7 +88,7 @@ def skim_line(raw: bytes, only: Container[str] | None = None) -> dict[str, Skimm
     for resource_spans in message.get("resourceSpans") or ():
         resource_msg = resource_spans.get("resource")
         if resource_msg:
-            _decode_attributes(resource_msg.get("attributes"))
+            decode_attributes(resource_msg.get("attributes"))
         for scope_spans in resource_spans.get("scopeSpans") or ():
             scope_msg = scope_spans.get("scope")
             if scope_msg:
@@ -107,7 +113,7 @@ def _skim_written(raw: bytes, only: Container[str] | None) -> dict[str, SkimmedT
     while True:
         resource_msg, at = parse(text, _expect(text, at, '{"resource":'))
         if resource_msg:
-            _decode_attributes(resource_msg.get("attributes"))
+            decode_attributes(resource_msg.get("attributes"))
         at = _expect(text, at, ',"scopeSpans":[')
         while True:
             scope_msg, at = parse(text, _expect(text, at, '{"scope":'))
@@ -157,46 +163,46 @@ def _skim_span(
     that can raise there is here."""
     get = span.get
     trace_id = get("traceId") or ""
-    trace_id = trace_id.lower() if len(trace_id) == 32 else _odd_id(trace_id, 16)
+    trace_id = trace_id.lower() if len(trace_id) == 32 else decode_odd_id(trace_id, 16)
     if only is not None and trace_id not in only:
         return position + 1
     span_id = get("spanId") or ""
-    span_id = span_id.lower() if len(span_id) == 16 else _odd_id(span_id, 8)
+    span_id = span_id.lower() if len(span_id) == 16 else decode_odd_id(span_id, 8)
     parent: str | None = get("parentSpanId")
-    parent = (parent.lower() if len(parent) == 16 else _odd_id(parent, 8)) if parent else None
+    parent = (parent.lower() if len(parent) == 16 else decode_odd_id(parent, 8)) if parent else None
     end = get("endTimeUnixNano")
     undone = None
     raw_events = get("events")
     if raw_events:
         for e in raw_events:
             e.get("name", "")
-            _nanos(e.get("timeUnixNano", 0))
-            _decode_attributes(e.get("attributes"))
+            decode_nanos(e.get("timeUnixNano", 0))
+            decode_attributes(e.get("attributes"))
     raw_links = get("links")
     if raw_links:
         for link in raw_links:
             link_trace = link.get("traceId") or ""
             if len(link_trace) != 32:
-                _odd_id(link_trace, 16)
+                decode_odd_id(link_trace, 16)
             else:
                 link_trace.lower()
             link_span = link.get("spanId") or ""
             if len(link_span) != 16:
-                _odd_id(link_span, 8)
+                decode_odd_id(link_span, 8)
             else:
                 link_span.lower()
-            change_id = _decode_attributes(link.get("attributes")).get(sc.AGENT_UNDO_CHANGE_ID)
+            change_id = decode_attributes(link.get("attributes")).get(sc.AGENT_UNDO_CHANGE_ID)
             if isinstance(change_id, str):
                 undone = undone or []
                 undone.append(change_id)
     status = get("status")
     if status:
-        _STATUS.get(status.get("code", 0), "UNSET")
+        STATUS_CODES.get(status.get("code", 0), "UNSET")
         status.get("message", "")
-    start = _nanos(get("startTimeUnixNano", 0))
-    end = _nanos(end) if end is not None else None
-    _KINDS.get(get("kind", 0), "INTERNAL")
-    attributes = _decode_attributes(get("attributes"))
+    start = decode_nanos(get("startTimeUnixNano", 0))
+    end = decode_nanos(end) if end is not None else None
+    SPAN_KINDS.get(get("kind", 0), "INTERNAL")
+    attributes = decode_attributes(get("attributes"))
 
     group = traces.get(trace_id)
     if group is None:
