@@ -13,6 +13,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 
 from agent_otel import semconv as sc
 from tests.conftest import Harness
+from tests.semconv.official import check_span_against_reference
 
 
 @dataclass
@@ -55,3 +56,10 @@ def instrumented(core: Harness, instrumentor: Any) -> Iterator[LLMHarness]:
 @pytest.fixture
 def capture_messages(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "true")
+
+
+def assert_semconv(span: Any) -> None:
+    """The span's attributes are those the official GenAI conventions define, as they
+    define them."""
+    problems = check_span_against_reference(dict(span.attributes))
+    assert not problems, problems

@@ -30,9 +30,9 @@ from tests.instrumentation.anthropic_server import (
     FakeAnthropic,
     error_body,
 )
-from tests.instrumentation.conftest import LLMHarness, instrumented
+from tests.instrumentation.conftest import LLMHarness, assert_semconv, instrumented
 from tests.instrumentation.sdk_http import http_library
-from tests.semconv.official import check_metric_against_reference, check_span_against_reference
+from tests.semconv.official import check_metric_against_reference
 
 httpx = http_library("anthropic")
 
@@ -49,11 +49,6 @@ def llm(tel) -> Iterator[LLMHarness]:  # type: ignore[no-untyped-def]
 @pytest.fixture
 def api() -> FakeAnthropic:
     return FakeAnthropic()
-
-
-def _assert_semconv(span: Any) -> None:
-    problems = check_span_against_reference(dict(span.attributes))
-    assert not problems, problems
 
 
 def _create(client: Any, **kwargs: Any) -> Any:
@@ -130,7 +125,7 @@ def test_message_span_usage_cache_tokens_cost_and_rollup(
     assert sc.AGENT_USAGE_COST_UNKNOWN not in a
     for key in (sc.GEN_AI_INPUT_MESSAGES, sc.GEN_AI_OUTPUT_MESSAGES, sc.GEN_AI_SYSTEM_INSTRUCTIONS):
         assert key not in a  # content is opt-in
-    _assert_semconv(span)
+    assert_semconv(span)
 
     op_span = llm.core.span("execute_tool query")
     assert span.parent is not None and span.parent.span_id == op_span.context.span_id
@@ -248,7 +243,7 @@ def test_content_when_enabled(llm: LLMHarness, api: FakeAnthropic, capture_messa
         }
     ]
     assert a[sc.GEN_AI_RESPONSE_FINISH_REASONS] == ("tool_use",)
-    _assert_semconv(llm.llm_span())
+    assert_semconv(llm.llm_span())
 
     # the app's next turn passes the SDK's typed blocks back as they are
     client.messages.create(
@@ -285,7 +280,7 @@ def test_thinking_blocks_and_reasoning_tokens(
     assert a[sc.GEN_AI_USAGE_OUTPUT_TOKENS] == 95  # thinking is part of the output
     parts = json.loads(a[sc.GEN_AI_OUTPUT_MESSAGES])[0]["parts"]
     assert parts[0] == {"type": "reasoning", "content": "The test imports app."}
-    _assert_semconv(llm.llm_span())
+    assert_semconv(llm.llm_span())
 
 
 def test_secrets_in_prompts_are_redacted(
@@ -336,7 +331,7 @@ def test_beta_messages_and_parse(llm: LLMHarness, api: FakeAnthropic) -> None:
     spans = _ended(llm, 2)
     for span in spans:
         assert span.attributes[sc.GEN_AI_USAGE_INPUT_TOKENS] == OTEL_INPUT
-        _assert_semconv(span)
+        assert_semconv(span)
 
 
 def test_count_tokens_and_other_endpoints_pass_through(llm: LLMHarness, api: FakeAnthropic) -> None:
@@ -396,7 +391,7 @@ def test_stream_events_usage_and_tool_call(
             "finish_reason": "tool_use",
         }
     ]
-    _assert_semconv(span)
+    assert_semconv(span)
     assert llm.metric_points("gen_ai.client.operation.time_to_first_chunk")
 
 
@@ -427,7 +422,7 @@ def test_stream_helper_text_stream_and_final_message(
     assert json.loads(a[sc.GEN_AI_OUTPUT_MESSAGES])[0]["parts"] == [
         {"type": "text", "content": "Hello there"}
     ]
-    _assert_semconv(span)
+    assert_semconv(span)
 
     # get_final_message() alone reads the stream to the end
     with client.messages.stream(model=MODEL, max_tokens=1024, messages=MESSAGES) as stream:
@@ -650,7 +645,7 @@ def test_api_errors_reach_the_app_unchanged(
     assert sc.GEN_AI_USAGE_INPUT_TOKENS not in span.attributes
     (point,) = llm.metric_points("gen_ai.client.operation.duration")
     assert point.attributes[sc.ERROR_TYPE] == error.__name__
-    _assert_semconv(span)
+    assert_semconv(span)
 
 
 def test_timeout_reaches_the_app(
@@ -721,7 +716,7 @@ def test_vertex_client_is_recorded_under_its_provider(llm: LLMHarness, api: Fake
     assert a[sc.GEN_AI_PROVIDER_NAME] == "gcp.vertex_ai"
     assert a[sc.SERVER_ADDRESS] == "us-east5-aiplatform.googleapis.com"
     assert a[sc.GEN_AI_USAGE_INPUT_TOKENS] == OTEL_INPUT
-    _assert_semconv(llm.llm_span())
+    assert_semconv(llm.llm_span())
 
 
 def test_enriches_an_llm_client_span_made_by_another_instrumentation(

@@ -18,7 +18,7 @@ import agent_otel
 from agent_otel import semconv as sc
 from agent_otel.cost import TokenUsage, default_price_book
 from agent_otel.instrumentation.openai import OpenAIInstrumentor
-from tests.instrumentation.conftest import LLMHarness, instrumented
+from tests.instrumentation.conftest import LLMHarness, assert_semconv, instrumented
 from tests.instrumentation.openai_server import (
     MODEL,
     RESPONSE_MODEL,
@@ -27,7 +27,7 @@ from tests.instrumentation.openai_server import (
     sse,
 )
 from tests.instrumentation.sdk_http import http_library
-from tests.semconv.official import check_metric_against_reference, check_span_against_reference
+from tests.semconv.official import check_metric_against_reference
 
 httpx = http_library("openai")
 
@@ -45,11 +45,6 @@ def llm(tel) -> Iterator[LLMHarness]:  # type: ignore[no-untyped-def]
 @pytest.fixture
 def api() -> FakeOpenAI:
     return FakeOpenAI()
-
-
-def _assert_semconv(span: Any) -> None:
-    problems = check_span_against_reference(dict(span.attributes))
-    assert not problems, problems
 
 
 # -- non-streaming ---------------------------------------------------------------------------
@@ -92,7 +87,7 @@ def test_chat_completion_span_usage_cost_and_rollup(llm: LLMHarness, api: FakeOp
     assert sc.AGENT_USAGE_COST_UNKNOWN not in a
     for key in (sc.GEN_AI_INPUT_MESSAGES, sc.GEN_AI_OUTPUT_MESSAGES):
         assert key not in a  # content is opt-in
-    _assert_semconv(span)
+    assert_semconv(span)
 
     # nested under the operation, and rolled up into operation and session
     op_span = llm.core.span("execute_tool query")
@@ -211,7 +206,7 @@ def test_embeddings(llm: LLMHarness, api: FakeOpenAI) -> None:
     assert a[sc.GEN_AI_OPERATION_NAME] == "embeddings"
     assert a[sc.GEN_AI_USAGE_INPUT_TOKENS] == 9
     assert a[sc.GEN_AI_EMBEDDINGS_DIMENSION_COUNT] == 8
-    _assert_semconv(span)
+    assert_semconv(span)
 
 
 def test_responses_api(llm: LLMHarness, api: FakeOpenAI) -> None:
@@ -229,7 +224,7 @@ def test_responses_api(llm: LLMHarness, api: FakeOpenAI) -> None:
     assert a[sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] == 64
     assert a[sc.GEN_AI_RESPONSE_FINISH_REASONS] == ("completed",)
     assert a[sc.AGENT_USAGE_COST] > 0
-    _assert_semconv(llm.llm_span())
+    assert_semconv(llm.llm_span())
 
 
 # -- streaming -------------------------------------------------------------------------------
@@ -255,7 +250,7 @@ def test_stream_usage_is_requested_and_invisible_to_the_app(tel, api: FakeOpenAI
         assert a[sc.GEN_AI_RESPONSE_FINISH_REASONS] == ("stop",)
         assert a[sc.GEN_AI_RESPONSE_ID] == "chatcmpl-stream1"
         assert a[sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] >= 0
-        _assert_semconv(span)
+        assert_semconv(span)
         assert harness.metric_points("gen_ai.client.operation.time_to_first_chunk")
 
 
