@@ -18,6 +18,7 @@ from collections.abc import Iterator
 import pytest
 
 import agent_otel
+from agent_otel import deferred
 from agent_otel.configuration import Telemetry
 from tests.reliability.agent_app import expected, run_session
 from tests.reliability.otlp_servers import Receiver, make_receiver
@@ -150,11 +151,15 @@ def test_memory_stays_bounded_while_the_endpoint_hangs(
 ) -> None:
     """Spans wait in the batch processor's queue (OTEL_BSP_MAX_QUEUE_SIZE, here 256) and
     are dropped beyond it, with a log line (repeats dropped for 20 s): after a warm-up (which also
-    fills agent-otel's bounded caches, e.g. of redacted targets), 20,000 operations more
+    fills agent-otel's bounded caches, e.g. of redacted targets, and its queue of metric
+    points, here 1,000), 20,000 operations more
     leave traced memory where it was. Then the endpoint answers again and new sessions
     arrive."""
     receiver.start("hang")
     caplog.set_level(logging.WARNING)
+    # The metric points queued until the next collection are bounded too (8 bytes a point):
+    # a small bound here, reached in the warm-up, as the batch queue's is.
+    monkeypatch.setattr(deferred, "MAX_PENDING", 1_000)
     tel = configure_for(
         receiver,
         monkeypatch,
