@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -81,3 +82,18 @@ def _hermetic_env(
         if name.startswith(("OTEL_", "AGENT_OTEL_")):
             monkeypatch.delenv(name)
     monkeypatch.setenv("AGENT_OTEL_HOME", str(tmp_path_factory.mktemp("agent-otel-home")))
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_context() -> Iterator[None]:
+    """Every test leaves the OpenTelemetry context as it found it: a span or session still
+    current after a test means something (ours, most likely) attached a context and never
+    detached it, which in an app would parent unrelated spans under a finished one."""
+    from opentelemetry import context as otel_context
+
+    before = otel_context.get_current()
+    yield
+    after = otel_context.get_current()
+    leaked = trace.get_current_span()
+    assert after == before, f"the test left a context attached (current span: {leaked!r})"
+    assert agent_otel.current_session() is None, "the test left a session current"
