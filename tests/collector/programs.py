@@ -20,7 +20,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -196,18 +196,6 @@ class Programs:
         for program in reversed(self.started):
             program.stop()
         self.started.clear()
-
-
-def wait_for(what: str, condition: Callable[[], T | None], timeout: float) -> T:
-    """The first truthy result of ``condition``, polled until ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.25)
 
 
 def base_env() -> dict[str, str]:

@@ -26,10 +26,11 @@ from agent_otel import semconv
 from agent_otel.redaction import KINDS, Redactor
 from agent_otel.spandata import SpanData
 from tests.cli.otlp_receivers import Received, grpc_receiver
+from tests.polling import wait_for
 
 from .apps import run_demo
 from .configs import registry_attributes
-from .programs import Binaries, Collector, Programs, start_collector, wait_for
+from .programs import Binaries, Collector, Programs, start_collector
 
 MASK = "****"
 BUDGET = 2048

@@ -28,6 +28,7 @@ import agent_otel
 from agent_otel import semconv
 from agent_otel.spandata import SpanData
 from agent_otel.store import read_spans
+from tests.polling import wait_for
 
 from . import workload
 from .apps import Recorded, run_demo, run_workload
@@ -41,7 +42,6 @@ from .programs import (
     start_collector,
     start_jaeger,
     start_prometheus,
-    wait_for,
 )
 
 pytestmark = pytest.mark.e2e

@@ -45,6 +45,7 @@ from agent_otel import errors
 from agent_otel.facts import SessionFacts
 from agent_otel.metrics import USER_ID_ENV
 from agent_otel.summaries import DailySummary, ProjectSummary, daily_summaries, project_summaries
+from tests.polling import wait_for
 
 from .conftest import RULES_FILE, binary
 from .workload import OPERATION_TYPES, PROJECTS, USERS, Truth, run_sessions
@@ -146,14 +147,7 @@ class PrometheusServer:
             return "(no log)"
 
     def wait_for(self, what: str, condition: Callable[[], T | None], timeout: float) -> T:
-        deadline = time.monotonic() + timeout
-        while True:
-            result = condition()
-            if result:
-                return result
-            if time.monotonic() > deadline:
-                pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}\n{self.log()}")
-            time.sleep(0.2)
+        return wait_for(what, condition, timeout, interval=0.2, context=self.log)
 
     def api(self, path: str, **params: str) -> Any:
         body = _get_json(f"{self.url}/api/v1/{path}?{urllib.parse.urlencode(params)}")
