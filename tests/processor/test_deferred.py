@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import HistogramDataPoint, InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
@@ -143,3 +145,34 @@ def test_the_latest_points_of_a_series_keep_their_spans_for_the_exemplars() -> N
     assert point.count == deferred.EXEMPLAR_SPANS + 6
     exemplar_spans = {e.span_id for e in point.exemplars}
     assert exemplar_spans == {s.span_id for s in spans[6:]}
+
+
+def test_points_recorded_from_threads_while_a_reader_collects_are_each_counted_once() -> None:
+    reader = InMemoryMetricReader()
+    meter = MeterProvider(metric_readers=[reader]).get_meter("t")
+    histogram = meter.create_histogram("work.duration")
+    points = deferred_points(meter)
+    record, attributes = histogram.record, {"k": "v"}
+    per_thread, threads = 5_000, 4
+    done = threading.Event()
+
+    def work() -> None:
+        for _ in range(per_thread):
+            points.record(record, 0.5, attributes)
+
+    def collect() -> None:
+        while not done.is_set():
+            reader.get_metrics_data()
+
+    collector = threading.Thread(target=collect)
+    collector.start()
+    workers = [threading.Thread(target=work) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    done.set()
+    collector.join()
+    (point,) = _points(reader, "work.duration")
+    assert point.count == per_thread * threads
+    assert point.sum == 0.5 * per_thread * threads
