@@ -280,7 +280,8 @@ class AgentSpanProcessor(SpanProcessor):
     # -- internals: start ------------------------------------------------------------------
 
     def _start(self, span: Span) -> None:
-        attrs = _attributes(span)
+        bounded = getattr(span, "_attributes", None)
+        attrs = _attributes(span, bounded)
         parent_ctx = span.parent
         parent = self._open.get(parent_ctx.span_id) if parent_ctx is not None else None
         session: _SessionState | None
@@ -315,7 +316,7 @@ class AgentSpanProcessor(SpanProcessor):
                     with self._lock:
                         session.operation_count += 1
                 if session.stamp:
-                    _stamp(span, attrs, session)
+                    _stamp(span, attrs, bounded, session)
         ctx = span.context
         self._open[ctx.span_id] = _Node(parent, session, kind, ctx)
 
@@ -517,18 +518,21 @@ class AgentSpanProcessor(SpanProcessor):
 _RECORDING = "recording the agent metrics"
 
 
-def _attributes(span: ReadableSpan) -> Attributes:
+def _attributes(span: ReadableSpan, bounded: object = None) -> Attributes:
     """The span's attributes as the plain dict inside the SDK's ``BoundedAttributes`` when it
     is there: ``span.attributes`` wraps it twice (a read-only proxy over a mapping written in
     Python), which makes each of the few dozen lookups per span several Python calls. The
-    public view is the fallback for any other SDK shape."""
-    inner = getattr(getattr(span, "_attributes", None), "_dict", None)
+    public view is the fallback for any other SDK shape. (``bounded``: ``span._attributes``,
+    when the caller has it.)"""
+    if bounded is None:
+        bounded = getattr(span, "_attributes", None)
+    inner = getattr(bounded, "_dict", None)
     if type(inner) is dict:
         return inner
     return span.attributes or {}
 
 
-def _stamp(span: Span, attrs: Attributes, session: _SessionState) -> None:
+def _stamp(span: Span, attrs: Attributes, bounded: object, session: _SessionState) -> None:
     """Set the session's ``session.id``/``user.id`` on a span that lacks them.
 
     ``span.set_attributes`` takes a lock and validates every value again, which costs more
@@ -541,7 +545,6 @@ def _stamp(span: Span, attrs: Attributes, session: _SessionState) -> None:
         stamp = {key: value for key, value in stamp.items() if key not in attrs}
         if not stamp:
             return
-    bounded = getattr(span, "_attributes", None)
     inner = getattr(bounded, "_dict", None)
     if type(inner) is dict and getattr(bounded, "_immutable", True) is False:
         maxlen = getattr(bounded, "maxlen", 0)
