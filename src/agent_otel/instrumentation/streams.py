@@ -37,23 +37,28 @@ class ItemObserver(Protocol):
     def __call__(self, response: Response, item: Any) -> bool: ...
 
 
+def _observe(observe: ItemObserver, response: Response, item: Any) -> bool:
+    try:
+        return observe(response, item)
+    except Exception:
+        internal_error("reading a stream chunk")
+        return False
+
+
 def _observed(
     inner: Iterator[Any], call: LLMCall, observe: ItemObserver, stream: weakref.ref[Any]
 ) -> Iterator[Any]:
     error: BaseException | None = None
     response = call.response
-    first = True
+    inner = iter(inner)  # the second loop goes on where the first one stopped
     try:
         for item in inner:
-            if first:
-                call.chunk_received()  # the first item times the first chunk
-                first = False
-            try:
-                hidden = observe(response, item)
-            except Exception:
-                internal_error(_READING)
-                hidden = False
-            if not hidden:
+            call.chunk_received()  # the first item times the first chunk
+            if not _observe(observe, response, item):
+                yield item
+            break
+        for item in inner:
+            if not _observe(observe, response, item):
                 yield item
     except GeneratorExit:
         raise  # closed early (close(), or collected after a break): not an error
@@ -70,18 +75,15 @@ async def _observed_async(
 ) -> AsyncIterator[Any]:
     error: BaseException | None = None
     response = call.response
-    first = True
+    inner = aiter(inner)  # the second loop goes on where the first one stopped
     try:
         async for item in inner:
-            if first:
-                call.chunk_received()
-                first = False
-            try:
-                hidden = observe(response, item)
-            except Exception:
-                internal_error(_READING)
-                hidden = False
-            if not hidden:
+            call.chunk_received()
+            if not _observe(observe, response, item):
+                yield item
+            break
+        async for item in inner:
+            if not _observe(observe, response, item):
                 yield item
     except GeneratorExit:
         raise
@@ -91,9 +93,6 @@ async def _observed_async(
     finally:
         call.finish(error)
         _release(stream())
-
-
-_READING = "reading a stream chunk"
 
 
 def wrap_stream(stream: Any, call: LLMCall, observe: ItemObserver, *, is_async: bool) -> Any:
