@@ -128,14 +128,21 @@ def test_an_outage_of_many_exports_then_recovery(
     """Several batches fail in a row against a refusing endpoint (gRPC's reconnect back-off
     grows meanwhile); the first export after it comes up still gets through. Each lost batch
     is one error line over HTTP; the gRPC exporter drops a message that repeats the previous
-    one for 20 s."""
+    one in the same 20 s window."""
     caplog.set_level(logging.ERROR)
     tel = configure_for(receiver, monkeypatch)
     try:
         for n in range(3):
             assert run_session(f"down-{n}", 5) == expected(f"down-{n}", 5)
             tel.force_flush()
-        assert len(exporter_errors(caplog)) == {"http": 3, "grpc": 1}[receiver.name]
+        errors = exporter_errors(caplog)
+        if receiver.name == "http":
+            assert len(errors) == 3
+        else:
+            # The SDK's filter drops a repeat within the same 20 s window of the wall clock
+            # (time // 20): one line per window the three failures fell in (one, or two when
+            # they straddle a window's end).
+            assert len(errors) == len({int(r.created // 20) for r in errors}) >= 1, errors
         receiver.start("ok")
         assert run_session("up", 5) == expected("up", 5)
         tel.force_flush()
