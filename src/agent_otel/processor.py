@@ -33,7 +33,7 @@ from agent_otel.errors import internal_error
 from agent_otel.facts import SessionFacts
 from agent_otel.metrics import AgentMetrics, BaseAttributes, env_int
 from agent_otel.records import to_datetime
-from agent_otel.sessions import default_project
+from agent_otel.sessions import project_of
 from agent_otel.spandata import Attributes
 from agent_otel.usage import (
     TokenCounts,
@@ -583,11 +583,11 @@ def _label(value: object) -> str:
 
 def _project(attrs: Attributes) -> str | None:
     """The session's project; for sessions recorded without one, their workspace's name."""
-    project = _str_or_none(attrs.get(sc.AGENT_SESSION_PROJECT))
     workspace = attrs.get(sc.AGENT_SESSION_WORKSPACE)
-    if not project and isinstance(workspace, str) and workspace:
-        project = default_project(workspace)
-    return project or None
+    return project_of(
+        _str_or_none(attrs.get(sc.AGENT_SESSION_PROJECT)),
+        workspace if isinstance(workspace, str) else None,
+    )
 
 
 def _is_int(value: object) -> TypeGuard[int]:

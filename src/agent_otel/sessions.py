@@ -243,6 +243,14 @@ def default_project(workspace: str) -> str:
     return name or workspace
 
 
+def project_of(project: str | None, workspace: str | None) -> str | None:
+    """The project a session counts under in the summaries: its own, else its workspace's
+    name (:func:`default_project`); None with neither."""
+    if not project and workspace:
+        project = default_project(workspace)
+    return project or None
+
+
 def current_session() -> Session | None:
     """The session active in the current context (thread, task), or None."""
     value = otel_context.get_value(SESSION_KEY)

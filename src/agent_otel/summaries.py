@@ -47,7 +47,7 @@ from typing import Literal, get_args
 
 from agent_otel.facts import SessionFacts
 from agent_otel.records import AgentSession, sessions_from_spans
-from agent_otel.sessions import default_project
+from agent_otel.sessions import project_of
 
 __all__ = [
     "DEFAULT_TOP",
@@ -140,29 +140,38 @@ def facts_from_session(session: AgentSession) -> SessionFacts:
     by_type = Counter(op.type or UNKNOWN for op in session.operations)
     by_status = Counter(op.status or UNKNOWN for op in session.operations)
 
-    costs: dict[str, list[float]] = defaultdict(list)
-    for call in session.llm_calls:
-        costs[call.model or UNKNOWN].append(call.usage.cost)
-    calls_cost = math.fsum(call.usage.cost for call in session.llm_calls)
-    residual = session.total_cost - calls_cost
-    if residual > _RESIDUAL_TOLERANCE * max(1.0, abs(session.total_cost)):
-        costs[session.model or UNKNOWN].append(residual)
-
-    project = session.project
-    if not project and session.workspace:
-        project = default_project(session.workspace)
+    costs = cost_by_model(
+        ((call.model, call.usage.cost) for call in session.llm_calls),
+        session.model,
+        session.total_cost,
+    )
     return SessionFacts(
         session_id=session.id,
         user_id=session.user_id,
-        project=project or None,
+        project=project_of(session.project, session.workspace),
         started_at=_utc(session.started_at),
         status=session.status,
         total_tokens=session.total_tokens,
         total_cost=session.total_cost,
         operations_by_type=MappingProxyType(dict(by_type)),
         operations_by_status=MappingProxyType(dict(by_status)),
-        cost_by_model=MappingProxyType({model: math.fsum(c) for model, c in costs.items()}),
+        cost_by_model=MappingProxyType(costs),
     )
+
+
+def cost_by_model(
+    calls: Iterable[tuple[str | None, float]], session_model: str | None, total_cost: float
+) -> dict[str, float]:
+    """A session's cost by model, from its LLM calls' (model, cost) in start order: each
+    call's cost under its model; what the session's total holds beyond its calls (usage the
+    app reported itself) under the session's model (see the module's definitions)."""
+    costs: dict[str, list[float]] = defaultdict(list)
+    for model, cost in calls:
+        costs[model or UNKNOWN].append(cost)
+    residual = total_cost - math.fsum(cost for values in costs.values() for cost in values)
+    if residual > _RESIDUAL_TOLERANCE * max(1.0, abs(total_cost)):
+        costs[session_model or UNKNOWN].append(residual)
+    return {model: math.fsum(values) for model, values in costs.items()}
 
 
 def from_store(path: str | os.PathLike[str] | None = None) -> list[SessionFacts]:

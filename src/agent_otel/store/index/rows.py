@@ -9,7 +9,8 @@ few of their fields.
 So :class:`TraceRows` computes those fields from the spans directly, following the record
 functions step by step (each step names the one it follows) and making every judgement with
 the helpers they use: :func:`~agent_otel.usage.is_llm_call`, :func:`~agent_otel.usage.llm_model`,
-:func:`~agent_otel.usage.read_usage`, :func:`~agent_otel.sessions.default_project`, the
+:func:`~agent_otel.usage.read_usage`, :func:`~agent_otel.summaries.cost_by_model` and
+:func:`~agent_otel.sessions.project_of`, the
 records' own attribute readers, and the records' own function for sessions whose span is
 missing. A change to those record functions must be followed here:
 ``tests/store/test_index.py`` checks that the rows are those of the records, on stores
@@ -20,15 +21,14 @@ drawn from every name the library knows, and fails until it is.
 
 from __future__ import annotations
 
-import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 
 from agent_otel import semconv as sc
 from agent_otel.records import float_attr, int_attr, str_attr, unended_sessions
-from agent_otel.sessions import default_project
+from agent_otel.sessions import project_of
 from agent_otel.spandata import Attributes, SpanData
-from agent_otel.summaries import _RESIDUAL_TOLERANCE, UNKNOWN
+from agent_otel.summaries import UNKNOWN, cost_by_model
 from agent_otel.usage import is_llm_call, llm_model, read_usage
 
 from .entry import EntryRow, encode_row
@@ -192,16 +192,6 @@ def _row(session: SpanFields, operations: list[_Operation], calls: list[_Call]) 
     # summaries.facts_from_session
     by_type = Counter(item[3] or UNKNOWN for item in operations)
     by_status = Counter(item[4] or UNKNOWN for item in operations)
-    costs: dict[str, list[float]] = defaultdict(list)
-    for item in calls:
-        costs[item[3] or UNKNOWN].append(item[4])
-    residual = total_cost - math.fsum(item[4] for item in calls)
-    if residual > _RESIDUAL_TOLERANCE * max(1.0, abs(total_cost)):
-        costs[model or UNKNOWN].append(residual)
-    project = str_attr(a, sc.AGENT_SESSION_PROJECT)
-    workspace = str_attr(a, sc.AGENT_SESSION_WORKSPACE)
-    if not project and workspace:
-        project = default_project(workspace)
 
     # entry.entry_from_session
     models = {name for _, _, _, name, _ in calls if name}
@@ -215,12 +205,14 @@ def _row(session: SpanFields, operations: list[_Operation], calls: list[_Call]) 
         status=str(a.get(sc.AGENT_SESSION_STATUS, "")),
         ended_us=None if end is None else end // 1000,
         model=model,
-        project=project or None,
+        project=project_of(
+            str_attr(a, sc.AGENT_SESSION_PROJECT), str_attr(a, sc.AGENT_SESSION_WORKSPACE)
+        ),
         total_tokens=int_attr(a, sc.AGENT_SESSION_TOTAL_TOKENS) or 0,
         total_cost=total_cost,
         operation_count=int_attr(a, sc.AGENT_SESSION_OPERATION_COUNT) or 0,
         operations_by_type=by_type,
         operations_by_status=by_status,
-        cost_by_model={name: math.fsum(values) for name, values in costs.items()},
+        cost_by_model=cost_by_model(((item[3], item[4]) for item in calls), model, total_cost),
         models=models,
     )
