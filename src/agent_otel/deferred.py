@@ -35,7 +35,7 @@ import weakref
 from array import array
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
 from opentelemetry.trace import NonRecordingSpan, SpanContext, set_span_in_context
@@ -52,8 +52,15 @@ MAX_SERIES = 4096
 #: The latest points of a series that keep their span, for the exemplars.
 EXEMPLAR_SPANS = 4
 
+#: Attribute dicts a caller keeps for reuse (see :func:`kept`); beyond, each point gets a
+#: dict of its own, and so a series of its own, up to :data:`MAX_SERIES`.
+MAX_ATTRIBUTE_SETS = 1024
+
 #: The name of the hook gauge. It never reports a point, so no backend sees it.
 HOOK_NAME = "agent_otel.internal.deferred_points"
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 #: What records a point: a histogram's ``record`` or a counter's ``add``.
 Measure = Callable[..., None]
@@ -145,6 +152,15 @@ def _record(
         measure(value, attributes, context=context)
     except Exception:  # one bad point must not cost the others
         internal_error("recording the agent metrics")
+
+
+def kept(cache: dict[K, V], key: K, value: V) -> V:
+    """``value``, remembered in ``cache`` under ``key`` while the cache holds fewer than
+    :data:`MAX_ATTRIBUTE_SETS`: callers reuse one attribute dict per distinct set, since the
+    queue groups points by the identity of their dict."""
+    if len(cache) < MAX_ATTRIBUTE_SETS:
+        cache[key] = value
+    return value
 
 
 _by_meter: weakref.WeakKeyDictionary[Meter, DeferredPoints] = weakref.WeakKeyDictionary()

@@ -40,7 +40,7 @@ from opentelemetry.metrics import (
 from opentelemetry.trace import NonRecordingSpan, SpanContext, set_span_in_context
 
 from agent_otel import semconv as sc
-from agent_otel.deferred import deferred_points
+from agent_otel.deferred import deferred_points, kept
 from agent_otel.errors import env_flag
 from agent_otel.version import __version__
 
@@ -62,8 +62,6 @@ BaseAttributes = tuple[tuple[str, Any], ...]
 MAX_USAGE_SERIES = 2000
 _OVERFLOW: BaseAttributes = (("otel.metric.overflow", True),)
 _UsageKey = tuple[BaseAttributes, str | None, str | None]
-#: Attribute sets of operation points kept for reuse (beyond, each point gets its own).
-MAX_ATTRIBUTE_SETS = 1024
 
 
 class _UsageSum:
@@ -169,9 +167,7 @@ class AgentMetrics:
         """One dict per base attribute set (a few: projects, and users when opted in)."""
         attrs = self._base_attrs.get(base)
         if attrs is None:
-            attrs = dict(base)
-            if len(self._base_attrs) < MAX_ATTRIBUTE_SETS:
-                self._base_attrs[base] = attrs
+            attrs = kept(self._base_attrs, base, dict(base))
         return attrs
 
     def session_started(self, base: BaseAttributes, span: SpanContext) -> None:
@@ -215,8 +211,7 @@ class AgentMetrics:
             attrs = dict(base)
             attrs[sc.AGENT_OPERATION_TYPE] = op_type if isinstance(op_type, str) else "unknown"
             attrs[sc.AGENT_OPERATION_STATUS] = status if isinstance(status, str) else "unknown"
-            if len(self._operation_attrs) < MAX_ATTRIBUTE_SETS:
-                self._operation_attrs[key] = attrs
+            kept(self._operation_attrs, key, attrs)
         self._deferred.record(self._record_operation, duration_s, attrs, span)
 
     def usage(

@@ -14,10 +14,8 @@ from opentelemetry.metrics import Histogram, Meter
 from opentelemetry.trace import SpanContext
 
 from agent_otel import semconv as sc
-from agent_otel.deferred import deferred_points
+from agent_otel.deferred import deferred_points, kept
 
-#: Distinct attribute sets kept for reuse (beyond, each call gets its own dicts).
-MAX_ATTRIBUTE_SETS = 1024
 # The point attributes of a call: with token type input, with token type output, without.
 _AttributeSets = tuple[dict[str, Any], dict[str, Any], dict[str, Any]]
 
@@ -34,8 +32,8 @@ class GenAIMetrics:
             meter, sc.METRIC_GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK
         )
         self.points = deferred_points(meter)
-        # One bound method each, and one attribute dict per distinct set: a queued point
-        # then adds a single tuple to what lives until the next collection.
+        # One bound method each, and one attribute dict per distinct set: the queue groups
+        # points by their identity (see agent_otel.deferred).
         self._record_duration = self.duration.record
         self._record_first_chunk = self.time_to_first_chunk.record
         self._record_tokens = self.token_usage.record
@@ -57,9 +55,9 @@ class GenAIMetrics:
         if sets is None:
             base = dict(attributes)
             kind = sc.GEN_AI_TOKEN_TYPE
-            sets = ({**base, kind: "input"}, {**base, kind: "output"}, base)
-            if len(self._attribute_sets) < MAX_ATTRIBUTE_SETS:
-                self._attribute_sets[key] = sets
+            sets = kept(
+                self._attribute_sets, key, ({**base, kind: "input"}, {**base, kind: "output"}, base)
+            )
         as_input, as_output, base = sets
         record = self.points.record
         record(self._record_duration, duration_s, base, span)
