@@ -3,8 +3,6 @@ report the ``agent-otel`` console script writes from it, and the same sessions i
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,15 +11,14 @@ import pytest
 import agent_otel
 from agent_otel.instrumentation.openai import OpenAIInstrumentor
 from agent_otel.records import AgentSession
-from tests.cli.runner import clean_env, cli
+from tests.cli.runner import cli
 from tests.conftest import Harness
 from tests.instrumentation.conftest import instrumented
 from tests.instrumentation.openai_server import FakeOpenAI
 from tests.summaries.workload import install_clock, run
 
 from .agent import record_hostile_session, workload
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from .write_store import write_in_a_process
 
 
 @pytest.fixture(scope="session")
@@ -29,14 +26,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The hostile session and the workload, written by agent_otel.configure() in its own
     process with content capture on (see write_store.py)."""
     home = tmp_path_factory.mktemp("report-store")
-    subprocess.run(
-        [sys.executable, "-m", "tests.report.write_store"],
-        env=clean_env(AGENT_OTEL_HOME=str(home), AGENT_OTEL_CAPTURE_CONTENT="true"),
-        cwd=REPO_ROOT,
-        check=True,
-        timeout=120,
-    )
-    assert (home / "traces.jsonl").is_file()
+    assert write_in_a_process(home).is_file()
     return home
 
 

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
-import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,10 +27,8 @@ import pytest
 
 from agent_otel import AgentOtelWarning
 from agent_otel.cli import main
-from tests.cli.runner import clean_env
 from tests.report.agent import HOSTILE_ID
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from tests.report.write_store import write_in_a_process
 
 # OTLP JSON AnyValues of every type, none of them what any agent-otel attribute holds.
 KVLIST = {"kvlistValue": {"values": [{"key": "k", "value": {"stringValue": "v"}}]}}
@@ -55,15 +51,8 @@ OTHER_TYPES: dict[str, dict[str, Any]] = {
 @pytest.fixture(scope="module")
 def lines(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
     """The lines of a store written by the real library, parsed."""
-    home = tmp_path_factory.mktemp("written")
-    subprocess.run(
-        [sys.executable, "-m", "tests.report.write_store"],
-        env=clean_env(AGENT_OTEL_HOME=str(home), AGENT_OTEL_CAPTURE_CONTENT="true"),
-        cwd=REPO_ROOT,
-        check=True,
-        timeout=120,
-    )
-    return [json.loads(line) for line in (home / "traces.jsonl").read_bytes().splitlines()]
+    traces = write_in_a_process(tmp_path_factory.mktemp("written"))
+    return [json.loads(line) for line in traces.read_bytes().splitlines()]
 
 
 def _attribute_lists(node: Any) -> Iterator[list[dict[str, Any]]]:
