@@ -19,7 +19,7 @@ def _child_attributes(limits: SpanLimits, **child: str) -> dict[str, object]:
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     tracer = provider.get_tracer("t")
     with (
-        tracer.start_as_current_span("agent.session", attributes=SESSION),
+        tracer.start_as_current_span(sc.SPAN_AGENT_SESSION, attributes=SESSION),
         tracer.start_as_current_span("child", attributes=child),
     ):
         pass

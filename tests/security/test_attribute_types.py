@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 
 from agent_otel import AgentOtelWarning
+from agent_otel import semconv as sc
 from agent_otel.cli import main
 from tests.report.agent import HOSTILE_ID
 from tests.report.write_store import write_in_a_process
@@ -79,7 +80,7 @@ def _trace_of(lines: list[dict[str, Any]], session_id: str) -> str:
             for scope in resource["scopeSpans"]:
                 for span in scope["spans"]:
                     values = {kv["key"]: kv["value"] for kv in span.get("attributes", ())}
-                    if values.get("session.id") == {"stringValue": session_id}:
+                    if values.get(sc.SESSION_ID) == {"stringValue": session_id}:
                         return str(span["traceId"])
     raise AssertionError(f"no span of session {session_id}")
 

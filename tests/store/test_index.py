@@ -703,7 +703,7 @@ def _varied_line() -> bytes:
     kinds, two resources and scopes, schema URLs."""
     trace_id, other = 0x5B8EFFF798038103D269B633813FC60C, 0x0AF7651916CD43DD8448EB211C80319C
     session = ReadableSpan(
-        name="agent.session",
+        name=sc.SPAN_AGENT_SESSION,
         context=_context(trace_id, 1),
         resource=RESOURCES[0],
         attributes={sc.AGENT_SESSION_STATUS: "completed", sc.AGENT_SESSION_TOTAL_COST: 0.5},
@@ -713,7 +713,7 @@ def _varied_line() -> bytes:
         instrumentation_scope=InstrumentationScope("agent_otel"),
     )
     operation = ReadableSpan(
-        name="agent.operation",
+        name=f"{sc.SPAN_AGENT_OPERATION} write",
         context=_context(trace_id, 2),
         parent=_context(trace_id, 1),
         resource=RESOURCES[0],
@@ -791,7 +791,7 @@ def test_text_sqlite_cannot_hold_is_kept_exactly(
     undecodable directory name (as ``os.getcwd()`` gives it), in the ids of a damaged store,
     and in the name of the file itself; and a token count beyond 64 bits."""
     session = ReadableSpan(
-        name="agent.session",
+        name=sc.SPAN_AGENT_SESSION,
         context=_context(1, 1),
         attributes={
             sc.AGENT_SESSION_STATUS: "completed",
@@ -803,7 +803,7 @@ def test_text_sqlite_cannot_hold_is_kept_exactly(
         end_time=BASE_NS + 10,
     )
     operation = ReadableSpan(
-        name="agent.operation",
+        name=f"{sc.SPAN_AGENT_OPERATION} write",
         context=_context(1, 2),
         parent=_context(1, 1),
         attributes={sc.AGENT_OPERATION_TYPE: "write"},
